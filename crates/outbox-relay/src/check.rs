@@ -1,0 +1,58 @@
+//! `outbox-relay check`: the preflight an operator runs before `run`.
+
+use relay_check::{Finding, Target};
+
+use crate::config::{Config, ProfileName};
+use crate::relay::connection_settings;
+
+/// Run every check; print one line per finding; `Ok(true)` when all passed.
+pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
+    let conn = connection_settings(cfg)?;
+    if !matches!(
+        conn.tls,
+        relay_source::TlsMode::Disable | relay_source::TlsMode::Prefer
+    ) {
+        anyhow::bail!(
+            "`check` does not speak TLS yet (source.url asks for sslmode requiring it); \
+             run it from a host where a plain connection is allowed, or use `run`, which does"
+        );
+    }
+    let findings = match conn.query_config().connect(tokio_postgres::NoTls).await {
+        Ok((client, connection)) => {
+            let task = tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            let table = (cfg.capture.profile != ProfileName::LogicalMessage)
+                .then(|| cfg.capture.schema_table());
+            let target = Target {
+                slot: cfg.source.slot.clone(),
+                publications: cfg.source.publication.to_vec(),
+                table,
+                plugin: "pgoutput".into(),
+            };
+            let findings = relay_check::run(&client, &target).await?;
+            drop(client);
+            task.abort();
+            findings
+        }
+        Err(e) => vec![Finding {
+            check: "connect",
+            ok: false,
+            message: format!("cannot connect to {}: {}", conn.display(), error_chain(&e)),
+            fix: Some("check source.url (host, port, user, database) and the password".into()),
+        }],
+    };
+    println!("{}", relay_check::render(&findings).trim_end());
+    Ok(findings.iter().all(|f| f.ok))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}

@@ -1,0 +1,482 @@
+//! The configuration file: TOML, `${ENV_VAR}` interpolation, unknown keys rejected.
+//!
+//! Sits at the binary's edge: it is read once at start and turned into the settings of
+//! each stage (source, capture, sinks, pipeline). Every key is documented in README.md.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error("config file {path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("config file {path}: `{key}` refers to environment variable {var}, which is not set (use ${{{var}:-default}} for a default)")]
+    MissingEnv {
+        path: String,
+        key: String,
+        var: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub source: SourceSection,
+    #[serde(default)]
+    pub capture: CaptureSection,
+    pub sinks: Vec<SinkSection>,
+    #[serde(default)]
+    pub dead_letter: Option<DeadLetterSection>,
+    #[serde(default)]
+    pub pipeline: PipelineSection,
+    #[serde(default)]
+    pub metrics: Option<MetricsSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+fn default_slot() -> String {
+    "outbox_relay".into()
+}
+fn default_publication() -> OneOrMany {
+    OneOrMany::One("outbox_relay".into())
+}
+fn default_status_interval() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_buffer_events() -> usize {
+    128
+}
+fn default_max_message_bytes() -> usize {
+    64 << 20
+}
+fn default_application_name() -> String {
+    "outbox-relay".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    /// libpq-style URL; `sslmode`, `sslrootcert`, `sslcert`, `sslkey` honoured.
+    pub url: String,
+    /// Read the password from this file instead of the URL.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Read the password from this environment variable instead of the URL.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default = "default_slot")]
+    pub slot: String,
+    #[serde(default = "default_publication")]
+    pub publication: OneOrMany,
+    #[serde(default = "default_status_interval", with = "humantime_serde")]
+    pub status_interval: Duration,
+    #[serde(default = "default_buffer_events")]
+    pub buffer_events: usize,
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    #[serde(default = "default_application_name")]
+    pub application_name: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProfileName {
+    Portal,
+    DebeziumOutbox,
+    LogicalMessage,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    #[serde(default = "default_profile")]
+    pub profile: ProfileName,
+    /// `schema.table` (schema defaults to `public`).
+    #[serde(default = "default_table")]
+    pub table: String,
+    /// Prefix of `pg_logical_emit_message` for the logical-message profile.
+    #[serde(default = "default_prefix")]
+    pub message_prefix: String,
+    /// CloudEvents `source` attribute.
+    #[serde(default = "default_event_source")]
+    pub event_source: String,
+}
+
+fn default_profile() -> ProfileName {
+    ProfileName::Portal
+}
+fn default_table() -> String {
+    "public.events".into()
+}
+fn default_prefix() -> String {
+    "outbox".into()
+}
+fn default_event_source() -> String {
+    "/data-product-portal".into()
+}
+
+impl Default for CaptureSection {
+    fn default() -> Self {
+        Self {
+            profile: default_profile(),
+            table: default_table(),
+            message_prefix: default_prefix(),
+            event_source: default_event_source(),
+        }
+    }
+}
+
+impl CaptureSection {
+    /// (`schema`, `table`).
+    pub fn schema_table(&self) -> (String, String) {
+        match self.table.split_once('.') {
+            Some((s, t)) => (s.to_string(), t.to_string()),
+            None => ("public".to_string(), self.table.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SinkSection {
+    /// Append-only JSON lines, acked after fsync.
+    File { name: String, path: PathBuf },
+    /// JSON lines on standard output.
+    Stdout { name: String },
+    /// Discard (benchmarks).
+    Null { name: String },
+}
+
+impl SinkSection {
+    pub fn name(&self) -> &str {
+        match self {
+            SinkSection::File { name, .. }
+            | SinkSection::Stdout { name }
+            | SinkSection::Null { name } => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterSection {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    #[serde(default = "default_max_inflight_events")]
+    pub max_inflight_events: u64,
+    #[serde(default = "default_max_inflight_bytes")]
+    pub max_inflight_bytes: u64,
+    #[serde(default = "default_retry_initial", with = "humantime_serde")]
+    pub retry_initial: Duration,
+    #[serde(default = "default_retry_max", with = "humantime_serde")]
+    pub retry_max: Duration,
+    #[serde(default = "default_drain_timeout", with = "humantime_serde")]
+    pub drain_timeout: Duration,
+}
+
+fn default_max_inflight_events() -> u64 {
+    10_000
+}
+fn default_max_inflight_bytes() -> u64 {
+    64 << 20
+}
+fn default_retry_initial() -> Duration {
+    Duration::from_millis(200)
+}
+fn default_retry_max() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for PipelineSection {
+    fn default() -> Self {
+        Self {
+            max_inflight_events: default_max_inflight_events(),
+            max_inflight_bytes: default_max_inflight_bytes(),
+            retry_initial: default_retry_initial(),
+            retry_max: default_retry_max(),
+            drain_timeout: default_drain_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    pub listen: String,
+}
+
+mod humantime_serde {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "`{s}` is not a duration like \"500ms\" or \"10s\": {e}"
+            ))
+        })
+    }
+}
+
+impl Config {
+    /// Read, interpolate and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        Self::parse(&text, &p, &|v| std::env::var(v).ok())
+    }
+
+    /// Parse configuration text; `env` resolves `${VAR}` references.
+    pub fn parse(
+        text: &str,
+        path: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut value: toml::Value = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        interpolate(&mut value, "", path, env)?;
+        let cfg: Config = value
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                path: path.into(),
+                message: e.message().to_string(),
+            })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        };
+        if self.sinks.is_empty() {
+            return Err(invalid("at least one [[sinks]] entry is required".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for s in &self.sinks {
+            if !names.insert(s.name()) {
+                return Err(invalid(format!(
+                    "two sinks are named `{}`; names must be unique",
+                    s.name()
+                )));
+            }
+        }
+        if self.source.password_file.is_some() && self.source.password_env.is_some() {
+            return Err(invalid(
+                "set at most one of source.password_file and source.password_env".into(),
+            ));
+        }
+        if self.pipeline.max_inflight_events == 0 || self.pipeline.max_inflight_bytes == 0 {
+            return Err(invalid(
+                "pipeline.max_inflight_events and max_inflight_bytes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Replace `${VAR}` / `${VAR:-default}` in every string; `$${` is a literal `${`.
+fn interpolate(
+    v: &mut toml::Value,
+    key: &str,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    match v {
+        toml::Value::String(s) => {
+            *s = expand(s, &|var| env(var)).map_err(|var| ConfigError::MissingEnv {
+                path: path.into(),
+                key: key.into(),
+                var,
+            })?;
+        }
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                interpolate(item, &format!("{key}[{i}]"), path, env)?;
+            }
+        }
+        toml::Value::Table(t) => {
+            for (k, item) in t.iter_mut() {
+                let child = if key.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{key}.{k}")
+                };
+                interpolate(item, &child, path, env)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let Some(end) = tail.find('}') else {
+                out.push_str(after);
+                return Ok(out);
+            };
+            let inner = &tail[..end];
+            let (var, default) = match inner.split_once(":-") {
+                Some((v, d)) => (v, Some(d)),
+                None => (inner, None),
+            };
+            match (env(var), default) {
+                (Some(val), _) => out.push_str(&val),
+                (None, Some(d)) => out.push_str(d),
+                (None, None) => return Err(var.to_string()),
+            }
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTRACT: &str = r#"
+[source]
+url = "postgres://relay:${RELAY_PG_PASSWORD}@db:5432/portal"
+slot = "outbox_relay"
+publication = "outbox_relay"
+
+[capture]
+profile = "portal"
+table = "public.events"
+
+[[sinks]]
+name = "archive"
+type = "file"
+path = "/var/lib/outbox-relay/events.jsonl"
+
+[dead_letter]
+path = "/var/lib/outbox-relay/dead-letters.jsonl"
+
+[metrics]
+listen = "127.0.0.1:9187"
+"#;
+
+    fn env(var: &str) -> Option<String> {
+        (var == "RELAY_PG_PASSWORD").then(|| "s3cr\"et".to_string())
+    }
+
+    #[test]
+    fn the_documented_contract_parses() {
+        let cfg = Config::parse(CONTRACT, "t.toml", &env).unwrap();
+        assert_eq!(cfg.source.url, "postgres://relay:s3cr\"et@db:5432/portal");
+        assert_eq!(cfg.source.publication.to_vec(), vec!["outbox_relay"]);
+        assert_eq!(
+            cfg.capture.schema_table(),
+            ("public".into(), "events".into())
+        );
+        assert!(matches!(&cfg.sinks[0], SinkSection::File { name, .. } if name == "archive"));
+        assert!(cfg.dead_letter.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let text = CONTRACT.replace("slot = \"outbox_relay\"", "slott = \"x\"");
+        let err = Config::parse(&text, "t.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("slott"), "{err}");
+        let text = CONTRACT.replace(
+            "path = \"/var/lib/outbox-relay/events.jsonl\"",
+            "pth = \"x\"",
+        );
+        let err = Config::parse(&text, "t.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pth"), "{err}");
+    }
+
+    #[test]
+    fn missing_env_names_the_variable_and_key() {
+        let err = Config::parse(CONTRACT, "t.toml", &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RELAY_PG_PASSWORD") && err.contains("source.url"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn expansion_rules() {
+        let e = |v: &str| (v == "A").then(|| "1".to_string());
+        assert_eq!(expand("x${A}y", &e).unwrap(), "x1y");
+        assert_eq!(expand("${B:-dflt}", &e).unwrap(), "dflt");
+        assert_eq!(expand("$${A}", &e).unwrap(), "${A}");
+        assert_eq!(expand("cost $5", &e).unwrap(), "cost $5");
+        assert_eq!(expand("${B}", &e).unwrap_err(), "B");
+    }
+
+    #[test]
+    fn list_of_publications_and_unknown_sink_type() {
+        let text = CONTRACT.replace(
+            "publication = \"outbox_relay\"",
+            "publication = [\"a\", \"b\"]",
+        );
+        let cfg = Config::parse(&text, "t.toml", &env).unwrap();
+        assert_eq!(cfg.source.publication.to_vec(), vec!["a", "b"]);
+        let text = CONTRACT.replace("type = \"file\"", "type = \"kafka\"");
+        let err = Config::parse(&text, "t.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kafka"), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+pub async fn run(_once: bool) -> anyhow::Result<()> {
+    anyhow::bail!("demo: not implemented yet")
+}

@@ -1,0 +1,87 @@
+//! `outbox-relay`: the command line. See README.md.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use outbox_relay::{config::Config, relay, Relay};
+
+#[derive(Parser)]
+#[command(
+    name = "outbox-relay",
+    version,
+    about = "Turns the portal's audit rows into delivered events, through a logical replication slot"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Stream the slot and deliver events until SIGINT/SIGTERM.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Verify wal_level, slot, publication and privileges; print the fix for each problem.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Start a throwaway PostgreSQL, perform a few portal actions and show the events.
+    Demo {
+        /// Exit after showing the events instead of waiting for Ctrl-C.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Run { config } => {
+                let cfg = Config::load(&config)?;
+                let relay = Relay::from_config(&cfg)?;
+                relay.run(relay::shutdown_on_signals()).await?;
+                Ok(true)
+            }
+            Command::Check { config } => {
+                let cfg = Config::load(&config)?;
+                outbox_relay::check::run(&cfg).await
+            }
+            Command::Demo { once } => outbox_relay::demo::run(once).await.map(|()| true),
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,585 @@
+//! The pipeline: from decoded WAL to a confirmed LSN.
+//!
+//! ```text
+//! source ─► decode ─► capture ─► lanes (one per sink) ─► outcomes ─► **tracker** ─► confirm(LSN)
+//!   ▲                                                                                │
+//!   └──────────────────── back-pressure: stop reading while in-flight is full ◄──────┘
+//! ```
+//!
+//! [`Pipeline::run`] owns one replication session: it reads [`SourceEvent`]s from a
+//! [`ChangeSource`], opens an ack unit per transaction, captures rows of the watched
+//! table, fans each event out to every sink's lane, and turns outcomes into the confirmed
+//! LSN (see [`tracker`]). It stops reading while the in-flight events or bytes are at
+//! their limits, so a slow sink slows the WAL reader instead of growing a queue. Rows
+//! that cannot become events, and events a sink rejects for good, go to the dead-letter
+//! file; without one, the run ends with an error and the LSN stays before them.
+//!
+//! Any error ends the run without confirming anything more; the caller reconnects and
+//! the slot replays from the confirmed LSN (at-least-once delivery).
+
+mod lane;
+pub mod tracker;
+
+pub use lane::Backoff;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use pgoutput::{LogicalDecodingMessage, LogicalMessage, RelationCache};
+use relay_events::{format_lsn, Capture, Captured, Malformed, OutboundEvent, TxContext};
+use relay_sinks::{DeadLetter, DeadLetterContent, DeadLetterRecord, Outcome, Sink};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use lane::{LaneItem, LaneResult};
+use tracker::{Tracker, UnitId};
+
+/// What the source hands the pipeline, in WAL order.
+#[derive(Debug, Clone)]
+pub enum SourceEvent {
+    Begin {
+        xid: u32,
+        final_lsn: u64,
+        commit_time_micros: i64,
+    },
+    /// Any other decoded pgoutput message (Relation, Insert, Update, …).
+    Change(LogicalMessage),
+    /// A logical decoding message (`pg_logical_emit_message`).
+    Message(LogicalDecodingMessage),
+    Commit {
+        commit_lsn: u64,
+        end_lsn: u64,
+        commit_time_micros: i64,
+    },
+    /// The server's WAL end; confirmable when nothing read is unresolved.
+    KeepAlive { wal_end: u64 },
+}
+
+/// An error of the source, telling whether reconnecting may help.
+pub trait SourceFailure: std::error::Error + Send + Sync + 'static {
+    fn is_retryable(&self) -> bool;
+}
+
+/// A stream of [`SourceEvent`]s plus a way to confirm positions.
+pub trait ChangeSource: Send {
+    type Error: SourceFailure;
+
+    /// The next event; `Ok(None)` when the stream ended cleanly.
+    ///
+    /// # Cancel safety
+    /// Must be cancel safe: the pipeline polls it inside `select!`.
+    fn next(&mut self) -> impl Future<Output = Result<Option<SourceEvent>, Self::Error>> + Send;
+
+    /// Everything up to `lsn` is durable downstream (monotonic; lower values are ignored).
+    fn confirm(&mut self, lsn: u64);
+}
+
+/// Limits and timings of a run.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Outstanding (event, sink) outcomes before reading pauses.
+    pub max_inflight_events: u64,
+    /// Bytes of outstanding (event, sink) outcomes before reading pauses.
+    pub max_inflight_bytes: u64,
+    pub retry: Backoff,
+    /// How long a graceful shutdown waits for in-flight events before giving up.
+    pub drain_timeout: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            max_inflight_events: 10_000,
+            max_inflight_bytes: 64 << 20,
+            retry: Backoff {
+                initial: Duration::from_millis(200),
+                max: Duration::from_secs(30),
+            },
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters shared with the binary (logs, metrics endpoint) and benchmarks.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub transactions: AtomicU64,
+    pub events_captured: AtomicU64,
+    pub events_acked: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub retries: AtomicU64,
+    pub confirmed_lsn: AtomicU64,
+    pub server_wal_end: AtomicU64,
+    pub inflight_events: AtomicU64,
+    pub inflight_bytes: AtomicU64,
+}
+
+/// Why a run ended without being asked to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    #[error("replication source: {error}")]
+    Source {
+        retryable: bool,
+        #[source]
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("replication stream out of order: {0}")]
+    Protocol(String),
+    #[error(
+        "row {id} (commit {commit_lsn}) cannot be captured: {reason}; no [dead_letter] is configured, \
+         so the relay stops here and the slot stays before this transaction (configure [dead_letter] \
+         path, or fix the row, then restart)"
+    )]
+    Malformed {
+        id: String,
+        commit_lsn: String,
+        reason: String,
+    },
+    #[error(
+        "sink `{sink}` rejected event {id} permanently: {reason}; no [dead_letter] is configured, so the \
+         relay stops here and the slot stays before this transaction"
+    )]
+    Rejected {
+        sink: String,
+        id: String,
+        reason: String,
+    },
+    #[error("sink `{sink}` failed and must restart from the confirmed position: {reason}")]
+    SinkBroken { sink: String, reason: String },
+}
+
+impl PipelineError {
+    /// Whether reconnecting and replaying from the confirmed LSN may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PipelineError::Source { retryable, .. } => *retryable,
+            PipelineError::SinkBroken { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// How a run ended cleanly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Shutdown was requested and in-flight events drained.
+    Shutdown,
+    /// The source ended its stream.
+    SourceEnded,
+}
+
+/// Everything a run needs besides the source.
+pub struct Pipeline {
+    capture: Capture,
+    sinks: Vec<Arc<dyn Sink>>,
+    dead_letter: Option<Arc<DeadLetter>>,
+    cfg: PipelineConfig,
+    metrics: Arc<Metrics>,
+}
+
+/// Messages back into the pipeline loop.
+enum Done {
+    DeadLettered { unit: UnitId, bytes: u64 },
+}
+
+impl Pipeline {
+    pub fn new(
+        capture: Capture,
+        sinks: Vec<Arc<dyn Sink>>,
+        dead_letter: Option<Arc<DeadLetter>>,
+        cfg: PipelineConfig,
+    ) -> Self {
+        Self {
+            capture,
+            sinks,
+            dead_letter,
+            cfg,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Run one replication session until `shutdown` resolves, the source ends, or an
+    /// error. See the crate docs for what is guaranteed.
+    pub async fn run<S: ChangeSource>(
+        &self,
+        source: &mut S,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Exit, PipelineError> {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let (lane_tx, mut lane_rx) = mpsc::unbounded_channel::<LaneResult>();
+        let mut lanes = Vec::with_capacity(self.sinks.len());
+        let mut handles = Vec::with_capacity(self.sinks.len());
+        for (i, sink) in self.sinks.iter().enumerate() {
+            let (tx, handle) = lane::spawn(
+                i,
+                Arc::clone(sink),
+                self.cfg.retry,
+                lane_tx.clone(),
+                Arc::clone(&self.metrics),
+            );
+            lanes.push(tx);
+            handles.push(handle);
+        }
+        drop(lane_tx);
+        let mut state = RunState {
+            p: self,
+            tracker: Tracker::new(),
+            relations: RelationCache::default(),
+            tx: None,
+            position: 0,
+            lanes,
+            done_tx,
+            dead_letters: FuturesUnordered::new(),
+        };
+        let result = state
+            .drive(source, shutdown, &mut done_rx, &mut lane_rx)
+            .await;
+        for h in handles {
+            h.abort();
+        }
+        result
+    }
+}
+
+struct RunState<'a> {
+    p: &'a Pipeline,
+    tracker: Tracker,
+    relations: RelationCache,
+    /// The open transaction and its unit.
+    tx: Option<(TxContext, UnitId)>,
+    /// Index of the next change within the open transaction.
+    position: u64,
+    lanes: Vec<mpsc::UnboundedSender<LaneItem>>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    dead_letters: FuturesUnordered<futures::future::BoxFuture<'static, ()>>,
+}
+
+impl RunState<'_> {
+    fn saturated(&self) -> bool {
+        self.tracker.inflight_pairs() >= self.p.cfg.max_inflight_events
+            || self.tracker.inflight_bytes() >= self.p.cfg.max_inflight_bytes
+    }
+
+    async fn drive<S: ChangeSource>(
+        &mut self,
+        source: &mut S,
+        shutdown: impl Future<Output = ()>,
+        done_rx: &mut mpsc::UnboundedReceiver<Done>,
+        lane_rx: &mut mpsc::UnboundedReceiver<LaneResult>,
+    ) -> Result<Exit, PipelineError> {
+        tokio::pin!(shutdown);
+        let mut draining: Option<tokio::time::Instant> = None;
+        loop {
+            if let Some(deadline) = draining {
+                if self.tracker.inflight_pairs() == 0 {
+                    return Ok(Exit::Shutdown);
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    tracing::warn!(
+                        inflight = self.tracker.inflight_pairs(),
+                        "shutdown: gave up waiting for in-flight events; they will be replayed"
+                    );
+                    return Ok(Exit::Shutdown);
+                }
+            }
+            let can_read = draining.is_none() && !self.saturated();
+            tokio::select! {
+                biased;
+                () = &mut shutdown, if draining.is_none() => {
+                    tracing::info!(inflight = self.tracker.inflight_pairs(), "shutdown requested; draining in-flight events");
+                    draining = Some(tokio::time::Instant::now() + self.p.cfg.drain_timeout);
+                }
+                Some(result) = lane_rx.recv() => self.on_lane(result, source)?,
+                Some(done) = done_rx.recv() => self.on_done(done, source)?,
+                Some(()) = self.dead_letters.next() => {}
+                event = source.next(), if can_read => {
+                    match event {
+                        Ok(Some(ev)) => self.on_event(ev, source)?,
+                        Ok(None) => return Ok(Exit::SourceEnded),
+                        Err(e) => return Err(PipelineError::Source { retryable: e.is_retryable(), error: Box::new(e) }),
+                    }
+                }
+                () = tokio::time::sleep(Duration::from_millis(200)), if draining.is_some() => {}
+            }
+            self.publish_gauges();
+        }
+    }
+
+    fn publish_gauges(&self) {
+        let m = &self.p.metrics;
+        m.inflight_events
+            .store(self.tracker.inflight_pairs(), Ordering::Relaxed);
+        m.inflight_bytes
+            .store(self.tracker.inflight_bytes(), Ordering::Relaxed);
+    }
+
+    fn advance<S: ChangeSource>(&mut self, source: &mut S) {
+        if let Some(lsn) = self.tracker.advance() {
+            self.confirm(lsn, source);
+        }
+    }
+
+    fn confirm<S: ChangeSource>(&mut self, lsn: u64, source: &mut S) {
+        source.confirm(lsn);
+        self.p.metrics.confirmed_lsn.store(lsn, Ordering::Relaxed);
+    }
+
+    fn on_event<S: ChangeSource>(
+        &mut self,
+        ev: SourceEvent,
+        source: &mut S,
+    ) -> Result<(), PipelineError> {
+        match ev {
+            SourceEvent::Begin {
+                xid,
+                final_lsn,
+                commit_time_micros,
+            } => {
+                if self.tx.is_some() {
+                    return Err(PipelineError::Protocol(
+                        "Begin inside an open transaction".into(),
+                    ));
+                }
+                let unit = self.tracker.open();
+                self.tx = Some((
+                    TxContext {
+                        xid,
+                        commit_lsn: final_lsn,
+                        commit_time_micros,
+                    },
+                    unit,
+                ));
+                self.position = 0;
+            }
+            SourceEvent::Commit { end_lsn, .. } => {
+                let Some((_, unit)) = self.tx.take() else {
+                    return Err(PipelineError::Protocol("Commit without Begin".into()));
+                };
+                self.tracker.close(unit, end_lsn);
+                self.p.metrics.transactions.fetch_add(1, Ordering::Relaxed);
+                self.advance(source);
+            }
+            SourceEvent::KeepAlive { wal_end } => {
+                self.p
+                    .metrics
+                    .server_wal_end
+                    .store(wal_end, Ordering::Relaxed);
+                if self.tx.is_none() {
+                    if let Some(lsn) = self.tracker.confirm_idle(wal_end) {
+                        self.confirm(lsn, source);
+                    }
+                }
+            }
+            SourceEvent::Message(msg) => {
+                let tx = self.tx.map(|(t, _)| t);
+                if let Some(captured) = self.p.capture.message(tx.as_ref(), &msg) {
+                    let unit = match self.tx {
+                        Some((_, unit)) => unit,
+                        None => {
+                            // A non-transactional message is its own unit, ending at its LSN.
+                            let unit = self.tracker.open();
+                            self.tracker.close(unit, msg.lsn);
+                            unit
+                        }
+                    };
+                    self.dispatch(unit, captured)?;
+                    self.advance(source);
+                }
+            }
+            SourceEvent::Change(change) => self.on_change(change)?,
+        }
+        Ok(())
+    }
+
+    fn on_change(&mut self, change: LogicalMessage) -> Result<(), PipelineError> {
+        match change {
+            LogicalMessage::Relation(rel) => {
+                tracing::debug!(relation = %format!("{}.{}", rel.namespace, rel.name), columns = rel.columns.len(), "relation");
+                self.relations.insert(rel);
+            }
+            LogicalMessage::Insert(ins) => {
+                let Some((tx, unit)) = self.tx else {
+                    return Err(PipelineError::Protocol(
+                        "Insert outside a transaction".into(),
+                    ));
+                };
+                let Some(rel) = self.relations.get(ins.relation_id) else {
+                    return Err(PipelineError::Protocol(format!(
+                        "Insert for relation {} that was never described",
+                        ins.relation_id
+                    )));
+                };
+                let position = self.position;
+                self.position += 1;
+                if let Some(captured) = self.p.capture.insert(&tx, rel, &ins.new, position) {
+                    self.dispatch(unit, captured)?;
+                }
+            }
+            LogicalMessage::Truncate(t) => {
+                let watched = t.relation_ids.iter().any(|id| {
+                    self.relations
+                        .get(*id)
+                        .is_some_and(|r| self.p.capture.watches(r))
+                });
+                if watched {
+                    tracing::warn!("the audit/outbox table was truncated; rows removed by TRUNCATE produce no events");
+                }
+                self.position += 1;
+            }
+            // Updates and deletes of the audit table are not events (the portal fills
+            // deleted_*_identifier by UPDATE); types and origins need no action.
+            _ => self.position += 1,
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, unit: UnitId, captured: Captured) -> Result<(), PipelineError> {
+        match captured {
+            Captured::Event(event) => {
+                self.p
+                    .metrics
+                    .events_captured
+                    .fetch_add(1, Ordering::Relaxed);
+                let bytes = event.size() as u64;
+                let event = Arc::new(event);
+                self.tracker.add(unit, self.lanes.len() as u64, bytes);
+                for lane in &self.lanes {
+                    let _ = lane.send(LaneItem {
+                        unit,
+                        event: Arc::clone(&event),
+                    });
+                }
+                Ok(())
+            }
+            Captured::Malformed(m) => self.dead_letter_malformed(unit, m),
+        }
+    }
+
+    fn dead_letter_malformed(&mut self, unit: UnitId, m: Malformed) -> Result<(), PipelineError> {
+        tracing::warn!(row_id = %m.id, commit = %format_lsn(m.commit_lsn), reason = %m.reason, "malformed row");
+        let Some(dlq) = self.p.dead_letter.clone() else {
+            return Err(PipelineError::Malformed {
+                id: m.id,
+                commit_lsn: format_lsn(m.commit_lsn),
+                reason: m.reason,
+            });
+        };
+        let bytes = m.raw.to_string().len() as u64;
+        self.tracker.add(unit, 1, bytes);
+        let record = DeadLetterRecord {
+            id: m.id,
+            stage: "capture".into(),
+            reason: m.reason,
+            commit_lsn: format_lsn(m.commit_lsn),
+            content: DeadLetterContent::Row(m.raw),
+        };
+        self.spawn_dead_letter(dlq, record, unit, bytes);
+        Ok(())
+    }
+
+    fn spawn_dead_letter(
+        &mut self,
+        dlq: Arc<DeadLetter>,
+        record: DeadLetterRecord,
+        unit: UnitId,
+        bytes: u64,
+    ) {
+        let done = self.done_tx.clone();
+        let backoff = self.p.cfg.retry;
+        self.dead_letters.push(
+            async move {
+                let mut delay = backoff.initial;
+                loop {
+                    match dlq.write(&record).await {
+                        Outcome::Acked => break,
+                        other => {
+                            tracing::warn!(outcome = ?other, retry_in = ?delay, "dead-letter write failed; retrying");
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(backoff.max);
+                        }
+                    }
+                }
+                let _ = done.send(Done::DeadLettered { unit, bytes });
+            }
+            .boxed(),
+        );
+    }
+
+    fn on_lane<S: ChangeSource>(
+        &mut self,
+        result: LaneResult,
+        source: &mut S,
+    ) -> Result<(), PipelineError> {
+        match result {
+            LaneResult::Acked { unit, bytes } => {
+                self.p.metrics.events_acked.fetch_add(1, Ordering::Relaxed);
+                self.tracker.resolve(unit, bytes);
+                self.advance(source);
+            }
+            LaneResult::Rejected {
+                unit,
+                sink,
+                event,
+                reason,
+            } => {
+                let sink_name = self
+                    .p
+                    .sinks
+                    .get(sink)
+                    .map(|s| s.name().to_string())
+                    .unwrap_or_default();
+                let Some(dlq) = self.p.dead_letter.clone() else {
+                    return Err(PipelineError::Rejected {
+                        sink: sink_name,
+                        id: event.id.clone(),
+                        reason,
+                    });
+                };
+                let record = dead_letter_for(&event, &sink_name, reason);
+                self.spawn_dead_letter(dlq, record, unit, event.size() as u64);
+            }
+            LaneResult::Broken { sink, reason } => {
+                let sink = self
+                    .p
+                    .sinks
+                    .get(sink)
+                    .map(|s| s.name().to_string())
+                    .unwrap_or_default();
+                return Err(PipelineError::SinkBroken { sink, reason });
+            }
+        }
+        Ok(())
+    }
+
+    fn on_done<S: ChangeSource>(
+        &mut self,
+        done: Done,
+        source: &mut S,
+    ) -> Result<(), PipelineError> {
+        match done {
+            Done::DeadLettered { unit, bytes } => {
+                self.p.metrics.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                self.tracker.resolve(unit, bytes);
+                self.advance(source);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn dead_letter_for(event: &OutboundEvent, sink: &str, reason: String) -> DeadLetterRecord {
+    DeadLetterRecord {
+        id: event.id.clone(),
+        stage: format!("sink:{sink}"),
+        reason,
+        commit_lsn: format_lsn(event.commit_lsn),
+        content: DeadLetterContent::Event(event.body.clone()),
+    }
+}

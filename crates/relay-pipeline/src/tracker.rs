@@ -1,0 +1,214 @@
+//! Ack units resolved in commit order become the confirmed LSN.
+//!
+//! One unit per source transaction. A unit is resolved when its transaction has
+//! committed (its `end_lsn` is known) and every (event, sink) pair in it has a final
+//! outcome (acked, or durably dead-lettered). The confirmed LSN is the `end_lsn` of the
+//! newest unit such that it and every unit before it are resolved; a failure anywhere
+//! holds it back (DESIGN.md invariants 1 and 3). When nothing read is unresolved, an idle
+//! position (a keepalive's `wal_end`) may be confirmed so an idle table pins no WAL.
+
+use std::collections::VecDeque;
+
+/// Identifies an ack unit; increases with commit order.
+pub type UnitId = u64;
+
+#[derive(Debug)]
+struct Unit {
+    end_lsn: Option<u64>,
+    pending: u64,
+}
+
+/// The ordered LSN tracker. Not thread-safe by design: the pipeline loop owns it.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    units: VecDeque<Unit>,
+    /// Id of `units[0]`.
+    base: UnitId,
+    confirmed: u64,
+    inflight_pairs: u64,
+    inflight_bytes: u64,
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Open a unit for a transaction that has begun.
+    pub fn open(&mut self) -> UnitId {
+        self.units.push_back(Unit {
+            end_lsn: None,
+            pending: 0,
+        });
+        self.base + self.units.len() as u64 - 1
+    }
+
+    fn unit(&mut self, id: UnitId) -> Option<&mut Unit> {
+        let idx = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        self.units.get_mut(idx)
+    }
+
+    /// Register `pairs` outstanding outcomes (one per sink) of `bytes` each in `id`.
+    pub fn add(&mut self, id: UnitId, pairs: u64, bytes: u64) {
+        if let Some(u) = self.unit(id) {
+            u.pending += pairs;
+            self.inflight_pairs += pairs;
+            self.inflight_bytes += pairs * bytes;
+        }
+    }
+
+    /// The transaction of `id` committed at `end_lsn`.
+    pub fn close(&mut self, id: UnitId, end_lsn: u64) {
+        if let Some(u) = self.unit(id) {
+            u.end_lsn = Some(end_lsn);
+        }
+    }
+
+    /// One (event, sink) pair of `id` has its final outcome.
+    pub fn resolve(&mut self, id: UnitId, bytes: u64) {
+        let mut released = false;
+        if let Some(u) = self.unit(id) {
+            if u.pending > 0 {
+                u.pending -= 1;
+                released = true;
+            }
+        }
+        if released {
+            self.inflight_pairs -= 1;
+            self.inflight_bytes = self.inflight_bytes.saturating_sub(bytes);
+        }
+    }
+
+    /// Pop resolved units from the front; returns the new confirmed LSN if it moved.
+    pub fn advance(&mut self) -> Option<u64> {
+        let before = self.confirmed;
+        while let Some(front) = self.units.front() {
+            match front.end_lsn {
+                Some(end) if front.pending == 0 => {
+                    self.confirmed = self.confirmed.max(end);
+                    self.units.pop_front();
+                    self.base += 1;
+                }
+                _ => break,
+            }
+        }
+        (self.confirmed > before).then_some(self.confirmed)
+    }
+
+    /// Nothing read is unresolved: confirm an idle position (keepalive `wal_end`).
+    /// Returns the new confirmed LSN if it moved; does nothing while any unit is open.
+    pub fn confirm_idle(&mut self, position: u64) -> Option<u64> {
+        if !self.units.is_empty() || position <= self.confirmed {
+            return None;
+        }
+        self.confirmed = position;
+        Some(position)
+    }
+
+    pub fn confirmed(&self) -> u64 {
+        self.confirmed
+    }
+
+    /// Units not yet resolved (open transactions included).
+    pub fn unresolved_units(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Outstanding (event, sink) outcomes.
+    pub fn inflight_pairs(&self) -> u64 {
+        self.inflight_pairs
+    }
+
+    /// Bytes held by outstanding (event, sink) outcomes.
+    pub fn inflight_bytes(&self) -> u64 {
+        self.inflight_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_failure_holds_back_later_successes() {
+        let mut t = Tracker::new();
+        let a = t.open();
+        t.add(a, 1, 10);
+        t.close(a, 100);
+        let b = t.open();
+        t.add(b, 1, 10);
+        t.close(b, 200);
+        t.resolve(b, 10);
+        assert_eq!(t.advance(), None, "b is done but a is not");
+        t.resolve(a, 10);
+        assert_eq!(t.advance(), Some(200));
+        assert_eq!(t.inflight_pairs(), 0);
+        assert_eq!(t.inflight_bytes(), 0);
+    }
+
+    #[test]
+    fn open_transaction_is_never_confirmed() {
+        let mut t = Tracker::new();
+        let a = t.open();
+        t.add(a, 1, 1);
+        t.resolve(a, 1);
+        assert_eq!(t.advance(), None);
+        assert_eq!(
+            t.confirm_idle(500),
+            None,
+            "idle position while a unit is open"
+        );
+        t.close(a, 50);
+        assert_eq!(t.advance(), Some(50));
+        assert_eq!(t.confirm_idle(500), Some(500));
+        assert_eq!(t.confirm_idle(400), None, "never backwards");
+    }
+
+    #[test]
+    fn empty_transactions_resolve_at_commit() {
+        let mut t = Tracker::new();
+        let a = t.open();
+        t.close(a, 70);
+        assert_eq!(t.advance(), Some(70));
+    }
+
+    proptest! {
+        /// Whatever order outcomes arrive in, the confirmed LSN is monotonic and never
+        /// passes the first unit with an unresolved pair.
+        #[test]
+        fn confirmed_never_passes_an_unresolved_unit(
+            sizes in proptest::collection::vec(0u64..4, 1..40),
+            order in proptest::collection::vec(any::<prop::sample::Index>(), 0..200),
+        ) {
+            let mut t = Tracker::new();
+            let mut pending: Vec<(UnitId, u64)> = Vec::new();
+            let mut remaining: Vec<u64> = Vec::new();
+            for (i, n) in sizes.iter().enumerate() {
+                let id = t.open();
+                t.add(id, *n, 1);
+                t.close(id, (i as u64 + 1) * 10);
+                for _ in 0..*n { pending.push((id, (i as u64 + 1) * 10)); }
+                remaining.push(*n);
+            }
+            let mut last = 0;
+            for idx in order {
+                if pending.is_empty() { break; }
+                let (id, _) = pending.swap_remove(idx.index(pending.len()));
+                t.resolve(id, 1);
+                remaining[id as usize] -= 1;
+                t.advance();
+                let c = t.confirmed();
+                prop_assert!(c >= last);
+                last = c;
+                let first_unresolved = remaining.iter().position(|r| *r > 0);
+                if let Some(f) = first_unresolved {
+                    prop_assert!(c < (f as u64 + 1) * 10);
+                }
+            }
+            for (id, _) in pending.drain(..) { t.resolve(id, 1); }
+            t.advance();
+            prop_assert_eq!(t.confirmed(), sizes.len() as u64 * 10);
+        }
+    }
+}
