@@ -1,0 +1,50 @@
+-- =============================================================================
+-- Outbox Relay — 03_slot.sql
+-- The logical replication slot the relay reads from.
+--
+-- THIS STATEMENT MUST RUN ALONE (its own file / its own transaction):
+-- pg_create_logical_replication_slot() fails with
+--   ERROR: cannot create logical replication slot in transaction that has performed writes
+-- if the same transaction already changed anything — so it cannot share a
+-- batch with 01_role.sql or 02_publication.sql. Run it after them:
+--     psql "$URL" -v ON_ERROR_STOP=1 -f sql/03_slot.sql
+-- Run it as the relay's role (outbox_relay has REPLICATION) or as a superuser,
+-- connected to the portal's database: a logical slot belongs to ONE database.
+--
+-- Idempotent: it creates the slot only when no slot of that name exists.
+-- Creating a slot waits until every transaction already running in the
+-- cluster has finished; a long-running transaction anywhere makes it hang.
+--
+-- WHAT A SLOT DOES
+--   The slot remembers how far its consumer (the relay) has confirmed. From the
+--   moment it exists, PostgreSQL keeps every WAL segment from that position on
+--   (and keeps catalog rows VACUUM would otherwise remove, catalog_xmin), until
+--   the relay confirms it. That is what makes delivery loss-free across relay
+--   restarts — and what makes an ABANDONED slot dangerous: WAL piles up until
+--   the disk is full. Set max_slot_wal_keep_size (see 00_server_settings.sql)
+--   so an abandoned slot gets invalidated instead of stopping the database.
+--   Events are streamed from the slot's creation on; audit rows written before
+--   it existed are not sent.
+--
+-- MONITORING
+--   SELECT slot_name, plugin, slot_type, database, active, active_pid,
+--          wal_status, safe_wal_size,
+--          pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained_wal,
+--          confirmed_flush_lsn
+--     FROM pg_replication_slots;
+--   Alert when retained_wal keeps growing, when wal_status is 'extended' or
+--   'unreserved', and when active stays false while the relay should run.
+--   wal_status = 'lost' (PG 13-16) or invalidation_reason IS NOT NULL (PG 17+)
+--   means the slot is invalidated: it can never be read again.
+--
+-- DROPPING / RECREATING
+--   Stop the relay first (an active slot cannot be dropped), then:
+--     SELECT pg_drop_replication_slot('outbox_relay');
+--   Events committed between the drop (or the invalidation) and the new slot's
+--   creation are not streamed: replay them from public.events (by created_on).
+--   Drop the slot BEFORE the role or the database: PostgreSQL will not drop a
+--   database that has slots, and a forgotten slot keeps pinning WAL.
+-- =============================================================================
+
+SELECT pg_create_logical_replication_slot('outbox_relay', 'pgoutput')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = 'outbox_relay');
