@@ -126,7 +126,10 @@ impl Finding {
 pub enum CheckError {
     /// A catalog query failed: connection lost, statement timeout, or a server
     /// too old for the catalogs used (PostgreSQL 10+ is required for pgoutput).
-    #[error("preflight check {check}: query failed: {source}")]
+    ///
+    /// The driver's error is the [`std::error::Error::source`], not repeated
+    /// in the message: print the chain (e.g. anyhow's `{:#}`) to see it.
+    #[error("preflight check {check}: catalog query failed")]
     Query {
         /// The check that was running.
         check: &'static str,
