@@ -156,9 +156,29 @@ impl PgSource {
         .with_application_name(stream.application_name.clone());
         // Start where the slot's confirmed position is (LSN 0 = the slot decides).
         cfg = cfg.with_start_lsn(Lsn::from_u64(0));
-        let mut client = ReplicationClient::connect(cfg)
+        let slot = &stream.slot;
+        let mut client = ReplicationClient::connect_gated(cfg)
             .await
-            .map_err(|e| classify(e, &stream.slot))?;
+            .map_err(|e| classify(e, slot))?;
+        // A SQL_ASCII database can hold bytes that are not valid in any encoding; asked for
+        // UTF8 the walsender would fail on such a row forever. Take the bytes raw instead:
+        // capture validates UTF-8 itself and dead-letters what is not.
+        let rows = client
+            .simple_query("SHOW server_encoding")
+            .await
+            .map_err(|e| classify(e, slot))?;
+        let sql_ascii = rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(|v| v.as_deref())
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"SQL_ASCII"));
+        if sql_ascii {
+            client
+                .simple_query("SET client_encoding = 'SQL_ASCII'")
+                .await
+                .map_err(|e| classify(e, slot))?;
+        }
+        client.start().await.map_err(|e| classify(e, slot))?;
         client
             .wait_started()
             .await

@@ -1,0 +1,135 @@
+//! Issue 2, proof 5: `outbox-relay check` gives one clear line per problem, with the
+//! SQL that fixes it, and a non-zero exit.
+
+use outbox_relay_tests::*;
+
+fn check(db: &TestDb) -> (i32, String) {
+    let cfg = db.config("check", "[[sinks]]\nname = \"n\"\ntype = \"null\"\n");
+    let (code, stdout, stderr) = run_to_end(&["check", "--config", cfg.to_str().unwrap()]);
+    (code, format!("{stdout}{stderr}"))
+}
+
+fn fail_lines(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| l.starts_with("FAIL")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_passes_on_a_prepared_database() {
+    let db = TestDb::start(Setup::default()).await;
+    let (code, out) = check(&db);
+    assert_eq!(code, 0, "{out}");
+    assert!(fail_lines(&out).is_empty(), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("ok") && l.contains("wal_level")),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_wal_level_replica() {
+    let db = TestDb::start(Setup {
+        options: pgtemp::ClusterOptions::default().set("wal_level", "replica"),
+        create_slot: false,
+        ..Setup::default()
+    })
+    .await;
+    let (code, out) = check(&db);
+    assert_ne!(code, 0, "{out}");
+    let fails = fail_lines(&out);
+    assert!(
+        fails
+            .iter()
+            .any(|l| l.contains("wal_level") && l.contains("ALTER SYSTEM SET wal_level = logical")),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_missing_slot_publication_and_replication_privilege() {
+    let db = TestDb::start(Setup {
+        create_slot: false,
+        create_publication: false,
+        ..Setup::default()
+    })
+    .await;
+    db.admin
+        .batch_execute("ALTER ROLE outbox_relay NOREPLICATION")
+        .await
+        .unwrap();
+    let (code, out) = check(&db);
+    assert_ne!(code, 0, "{out}");
+    let fails = fail_lines(&out);
+    assert!(
+        fails
+            .iter()
+            .any(|l| l.contains("pg_create_logical_replication_slot('outbox_relay', 'pgoutput')")),
+        "slot line: {out}"
+    );
+    assert!(
+        fails.iter().any(|l| l.contains("CREATE PUBLICATION")),
+        "publication line: {out}"
+    );
+    assert!(
+        fails.iter().any(|l| l.contains("WITH REPLICATION")),
+        "replication line: {out}"
+    );
+    assert!(fails.len() >= 3, "one line per problem: {out}");
+
+    // Fix each with the SQL printed, one at a time: each fix removes exactly its line.
+    db.admin
+        .batch_execute("ALTER ROLE outbox_relay WITH REPLICATION")
+        .await
+        .unwrap();
+    let (_, out) = check(&db);
+    assert!(
+        !fail_lines(&out)
+            .iter()
+            .any(|l| l.contains("WITH REPLICATION")),
+        "{out}"
+    );
+    db.admin.batch_execute(SQL_PUBLICATION).await.unwrap();
+    db.admin.batch_execute(SQL_SLOT).await.unwrap();
+    let (code, out) = check(&db);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_without_a_slot_exits_with_the_fix() {
+    let db = TestDb::start(Setup {
+        create_slot: false,
+        ..Setup::default()
+    })
+    .await;
+    let cfg = db.config("run", "[[sinks]]\nname = \"n\"\ntype = \"null\"\n");
+    let (code, _stdout, stderr) = run_to_end(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("does not exist") && stderr.contains("pg_create_logical_replication_slot"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_is_one_clear_error() {
+    let db = TestDb::start(Setup::default()).await;
+    let path = db.path("bad.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[source]\nurl = \"postgres://outbox_relay:Wr0ngPassw0rd-xyz@127.0.0.1:{}/portal\"\n\n[[sinks]]\nname = \"n\"\ntype = \"null\"\n",
+            db.cluster.port()
+        ),
+    )
+    .unwrap();
+    let (code, _out, stderr) = run_to_end(&["run", "--config", path.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("authentication failed") || stderr.contains("password"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Wr0ngPassw0rd-xyz"),
+        "the password must not be logged: {stderr}"
+    );
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests of the relay's spine against real PostgreSQL clusters (one per test).
+//! Run through `scripts/test.sh`, which installs and points at every service needed.
+
+mod check;
+mod crash;
+mod failing_sink;
+mod idle;
+mod malformed;
+mod ordering;
+mod profiles;
+mod restart;
+mod takeover;

@@ -1,0 +1,482 @@
+//! Test harness for the end-to-end tests: a real PostgreSQL cluster per test (so tests
+//! run in parallel and never see each other's data), the DBA scripts from `sql/`, the
+//! real `outbox-relay` binary as a child process, and readers for what it delivered.
+//!
+//! Waiting is done by polling real state with a deadline (`wait_until`), never by sleeping
+//! for a fixed time and hoping.
+
+use pgtemp::{Cluster, ClusterOptions, PgBinaries};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio_postgres::Client;
+
+pub use outbox_relay::demo::{PORTAL_SCHEMA, SQL_PUBLICATION, SQL_ROLE, SQL_SLOT};
+
+/// The actor every test audit row names.
+pub const ACTOR: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+pub const RELAY_PASSWORD: &str = "relay-test-password";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// PostgreSQL 15 binaries: `$OUTBOX_PG15_BIN`, else whatever `pgtemp` finds.
+pub fn pg15() -> PgBinaries {
+    match std::env::var_os("OUTBOX_PG15_BIN") {
+        Some(dir) => {
+            PgBinaries::in_dir(PathBuf::from(dir)).expect("OUTBOX_PG15_BIN has no initdb/pg_ctl")
+        }
+        None => PgBinaries::find().expect("PostgreSQL binaries (run scripts/install-deps.sh)"),
+    }
+}
+
+/// PostgreSQL 17 binaries from `$OUTBOX_PG17_BIN` (set by scripts/test.sh).
+pub fn pg17() -> PgBinaries {
+    let dir = std::env::var_os("OUTBOX_PG17_BIN")
+        .expect("OUTBOX_PG17_BIN is not set: run the suite through scripts/test.sh, which installs PostgreSQL 17");
+    PgBinaries::in_dir(PathBuf::from(dir)).expect("OUTBOX_PG17_BIN has no initdb/pg_ctl")
+}
+
+/// What a test database looks like.
+pub struct Setup {
+    pub bin: PgBinaries,
+    pub options: ClusterOptions,
+    /// SQL creating the tables (default: the portal-like schema).
+    pub schema: String,
+    /// The captured table, substituted for `public.events` in the DBA scripts.
+    pub table: String,
+    /// Run sql/03_slot.sql.
+    pub create_slot: bool,
+    /// Run sql/02_publication.sql.
+    pub create_publication: bool,
+    /// `CREATE DATABASE` options, e.g. an encoding.
+    pub database_options: String,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            bin: pg15(),
+            options: ClusterOptions::default(),
+            schema: PORTAL_SCHEMA.to_string(),
+            table: "public.events".into(),
+            create_slot: true,
+            create_publication: true,
+            database_options: String::new(),
+        }
+    }
+}
+
+/// A cluster with a `portal` database prepared the way a DBA would.
+pub struct TestDb {
+    pub cluster: Cluster,
+    pub dir: PathBuf,
+    pub admin: Client,
+}
+
+pub async fn connect(conninfo: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect {conninfo}: {e}"));
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+impl TestDb {
+    pub async fn start(setup: Setup) -> TestDb {
+        let bin = setup.bin.clone();
+        let options = setup.options.clone();
+        let cluster = tokio::task::spawn_blocking(move || Cluster::start(&bin, options))
+            .await
+            .unwrap()
+            .expect("start PostgreSQL");
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("outbox-e2e-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let postgres = connect(&cluster.conninfo("postgres")).await;
+        postgres
+            .batch_execute(&format!(
+                "CREATE DATABASE portal {}",
+                setup.database_options
+            ))
+            .await
+            .unwrap();
+        let admin = connect(&cluster.conninfo("portal")).await;
+        admin.batch_execute(&setup.schema).await.expect("schema");
+        admin
+            .execute(
+                "INSERT INTO users(id, email) VALUES ($1::text::uuid, 'actor@example.com') ON CONFLICT DO NOTHING",
+                &[&ACTOR],
+            )
+            .await
+            .ok();
+        let table = |sql: &str| {
+            sql.replace("public.events", &setup.table).replace(
+                "schemaname = 'public'\n                  AND tablename = 'events'",
+                &{
+                    let (s, t) = setup.table.split_once('.').unwrap();
+                    format!("schemaname = '{s}'\n                  AND tablename = '{t}'")
+                },
+            )
+        };
+        admin
+            .batch_execute(&table(SQL_ROLE))
+            .await
+            .expect("sql/01_role.sql");
+        admin
+            .batch_execute(&format!(
+                "ALTER ROLE outbox_relay PASSWORD '{RELAY_PASSWORD}'"
+            ))
+            .await
+            .unwrap();
+        if setup.create_publication {
+            admin
+                .batch_execute(&table(SQL_PUBLICATION))
+                .await
+                .expect("sql/02_publication.sql");
+        }
+        if setup.create_slot {
+            admin
+                .batch_execute(SQL_SLOT)
+                .await
+                .expect("sql/03_slot.sql");
+        }
+        TestDb {
+            cluster,
+            dir,
+            admin,
+        }
+    }
+
+    pub fn relay_url(&self) -> String {
+        format!(
+            "postgres://outbox_relay:{RELAY_PASSWORD}@127.0.0.1:{}/portal",
+            self.cluster.port()
+        )
+    }
+
+    /// Write a config file: `[source]` for this database, then `rest` verbatim.
+    pub fn config(&self, name: &str, rest: &str) -> PathBuf {
+        let path = self.dir.join(format!("{name}.toml"));
+        let text = format!(
+            "[source]\nurl = \"{}\"\nslot = \"outbox_relay\"\npublication = \"outbox_relay\"\nstatus_interval = \"200ms\"\n\n{rest}",
+            self.relay_url()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Create a second slot with `test_decoding` that records the WAL order of every
+    /// transaction, for checking what the relay did against the truth.
+    pub async fn create_witness_slot(&self) {
+        self.admin
+            .batch_execute("SELECT pg_create_logical_replication_slot('witness', 'test_decoding')")
+            .await
+            .unwrap();
+    }
+
+    /// Transactions in commit order with their `end_lsn` and the ids of the rows they
+    /// inserted into `table` (from the witness slot).
+    pub async fn witness_transactions(&self, table: &str) -> Vec<Txn> {
+        let rows = self
+            .admin
+            .query(
+                "SELECT lsn::text, data FROM pg_logical_slot_peek_changes('witness', NULL, NULL)",
+                &[],
+            )
+            .await
+            .unwrap();
+        let marker = format!("table {table}: INSERT: ");
+        let mut txns = Vec::new();
+        let mut current: Vec<String> = Vec::new();
+        for row in rows {
+            let lsn: String = row.get(0);
+            let data: String = row.get(1);
+            if data.starts_with("BEGIN") {
+                current.clear();
+            } else if data.starts_with("COMMIT") {
+                txns.push(Txn {
+                    end_lsn: parse_lsn(&lsn),
+                    ids: std::mem::take(&mut current),
+                });
+            } else if let Some(rest) = data.strip_prefix(&marker) {
+                if let Some(id) = rest.strip_prefix("id[uuid]:'").and_then(|r| r.get(..36)) {
+                    current.push(id.to_string());
+                }
+            }
+        }
+        txns.retain(|t| !t.ids.is_empty());
+        txns
+    }
+
+    /// All ids the witness slot saw inserted into `public.events`, through any client.
+    pub async fn witness_on(client: &Client) -> Vec<String> {
+        client
+            .query(
+                "SELECT data FROM pg_logical_slot_peek_changes('witness', NULL, NULL)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|r| {
+                let data: String = r.get(0);
+                data.strip_prefix("table public.events: INSERT: id[uuid]:'")
+                    .and_then(|rest| rest.get(..36))
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
+    pub async fn confirmed_flush_lsn(&self) -> u64 {
+        let row = self
+            .admin
+            .query_one(
+                "SELECT coalesce(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = 'outbox_relay'",
+                &[],
+            )
+            .await
+            .unwrap();
+        parse_lsn(&row.get::<_, String>(0))
+    }
+
+    pub async fn slot_active(&self) -> bool {
+        self.admin
+            .query_one(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = 'outbox_relay'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    pub async fn current_wal_lsn(&self) -> u64 {
+        let row = self
+            .admin
+            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .await
+            .unwrap();
+        parse_lsn(&row.get::<_, String>(0))
+    }
+
+    /// Insert `per_tx` audit rows in one transaction; subjects cycle over `aggregates`.
+    pub async fn insert_events(&self, per_tx: usize, aggregates: usize, salt: usize) {
+        self.admin
+            .execute(
+                "INSERT INTO events(id, name, subject_type, subject_id, actor_id)
+                 SELECT gen_random_uuid(), 'data_product_updated', 'DATA_PRODUCT',
+                        ('00000000-0000-4000-8000-' || lpad(((g + $3::bigint) % $2::bigint)::text, 12, '0'))::uuid,
+                        $1::text::uuid
+                 FROM generate_series(1::bigint, $4::bigint) g",
+                &[
+                    &ACTOR,
+                    &(aggregates as i64),
+                    &(salt as i64),
+                    &(per_tx as i64),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::env::var_os("OUTBOX_KEEP_CLUSTERS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// One committed transaction as the witness slot saw it.
+#[derive(Debug, Clone)]
+pub struct Txn {
+    pub end_lsn: u64,
+    pub ids: Vec<String>,
+}
+
+pub fn parse_lsn(s: &str) -> u64 {
+    let (hi, lo) = s.split_once('/').expect("an LSN like 0/16B3748");
+    (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
+}
+
+/// Lines of a JSON-lines file; a torn last line (a killed writer) is ignored.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    complete
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("bad line in {}: {e}", path.display()))
+        })
+        .collect()
+}
+
+/// The `id` field of each line.
+pub fn ids_of(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// The first transaction (commit order) with an id not in `present`.
+pub fn first_incomplete<'a>(
+    txns: &'a [Txn],
+    present: &std::collections::HashSet<String>,
+) -> Option<&'a Txn> {
+    txns.iter()
+        .find(|t| t.ids.iter().any(|id| !present.contains(id)))
+}
+
+/// Each aggregate's event ids, in the order they appear.
+pub fn per_aggregate(lines: &[serde_json::Value]) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for v in lines {
+        map.entry(v["subject"].as_str().unwrap_or_default().to_string())
+            .or_default()
+            .push(v["id"].as_str().unwrap_or_default().to_string());
+    }
+    map
+}
+
+/// Poll `check` until it returns true; panic naming `what` after `timeout` (a deadlock
+/// guard, not a performance assertion).
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `outbox-relay` binary built next to this test binary.
+pub fn relay_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("OUTBOX_RELAY_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("outbox-relay");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (cargo build --bins)",
+        bin.display()
+    );
+    bin
+}
+
+/// A relay child process; killed on drop.
+pub struct RelayProcess {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl RelayProcess {
+    pub fn spawn(args: &[&str], log: &Path) -> RelayProcess {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(relay_binary())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn outbox-relay");
+        RelayProcess {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    pub fn run(config: &Path, log: &Path) -> RelayProcess {
+        Self::spawn(&["run", "--config", config.to_str().unwrap()], log)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (graceful).
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Peak resident memory (VmHWM) in KiB, while the process lives.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run the binary to completion (for `check`); returns (exit code, stdout, stderr).
+pub fn run_to_end(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(relay_binary())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run outbox-relay");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
