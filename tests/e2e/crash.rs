@@ -12,7 +12,7 @@ async fn sigkill_at_random_moments_loses_nothing() {
     let seed: u64 = std::env::var("OUTBOX_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::random());
+        .unwrap_or_else(rand::random);
     println!("crash test seed: {seed} (rerun with OUTBOX_TEST_SEED={seed})");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
@@ -49,7 +49,7 @@ async fn sigkill_at_random_moments_loses_nothing() {
                 .unwrap();
             sent += n;
             tx += 1;
-            if tx % 25 == 0 {
+            if tx.is_multiple_of(25) {
                 tokio::time::sleep(Duration::from_millis(rng.gen_range(5..40))).await;
             }
         }

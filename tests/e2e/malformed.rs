@@ -219,7 +219,7 @@ async fn invalid_utf8_is_dead_lettered_with_its_bytes() {
     wait_until(
         Duration::from_secs(60),
         "dead letter and the next event",
-        || async { read_jsonl(&dlq).len() >= 1 && read_jsonl(&out).len() >= 1 },
+        || async { !read_jsonl(&dlq).is_empty() && !read_jsonl(&out).is_empty() },
     )
     .await;
     let dead = &read_jsonl(&dlq)[0];
