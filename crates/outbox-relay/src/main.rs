@@ -54,6 +54,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run { config } => {
                 let cfg = Config::load(&config)?;
+                if let Some(m) = &cfg.metrics {
+                    tracing::warn!(
+                        listen = %m.listen,
+                        "[metrics] is not implemented yet: no endpoint is served (see README)"
+                    );
+                }
                 let relay = Relay::from_config(&cfg)?;
                 relay.run(relay::shutdown_on_signals()).await?;
                 Ok(true)
