@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::envelope::{format_lsn, pg_micros_to_rfc3339};
 use crate::ids::derived_event_id;
 use crate::values::{bytea_hex, raw_json, raw_row, text};
-use crate::{OutboundEvent, TxContext};
+use crate::{route_token, OutboundEvent, TxContext};
 
 /// Which table layout (or message convention) the outbox follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,8 +214,9 @@ impl Capture {
                 }
             },
         };
+        let route = format!("{}.{}", route_token(&msg.prefix), route_token(&kind));
         Some(Captured::Event(
-            self.envelope(tx, &id, &kind, &subject, None, None, data),
+            self.envelope(tx, &id, &kind, &subject, None, None, data, route),
         ))
     }
 
@@ -234,7 +235,8 @@ impl Capture {
         let data = row.json_object()?;
         let data = serde_json::value::to_raw_value(&data).map_err(|e| e.to_string())?;
         let kind = format!("portal.audit.{name}.v1");
-        Ok(self.envelope(tx, id, &kind, subject, Some(name), None, &data))
+        let route = format!("audit.{}", route_token(name));
+        Ok(self.envelope(tx, id, &kind, subject, Some(name), None, &data, route))
     }
 
     fn debezium_event(&self, tx: &TxContext, row: &Row<'_>) -> Result<OutboundEvent, String> {
@@ -278,7 +280,17 @@ impl Capture {
                 }
             },
         };
-        Ok(self.envelope(tx, id, kind, aggregateid, None, Some(aggregatetype), data))
+        let route = format!("{}.{}", route_token(aggregatetype), route_token(kind));
+        Ok(self.envelope(
+            tx,
+            id,
+            kind,
+            aggregateid,
+            None,
+            Some(aggregatetype),
+            data,
+            route,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -291,6 +303,7 @@ impl Capture {
         auditname: Option<&str>,
         aggregatetype: Option<&str>,
         data: &RawValue,
+        route: String,
     ) -> OutboundEvent {
         let time = pg_micros_to_rfc3339(tx.commit_time_micros);
         let commitlsn = format_lsn(tx.commit_lsn);
@@ -313,6 +326,7 @@ impl Capture {
             id: id.to_string(),
             aggregate: subject.to_string(),
             kind: kind.to_string(),
+            route,
             commit_lsn: tx.commit_lsn,
             body: body.into(),
         }

@@ -24,6 +24,26 @@ pub use capture::{Capture, CaptureConfig, Captured, Malformed, Profile};
 pub use envelope::{format_lsn, pg_micros_to_rfc3339};
 pub use ids::derived_event_id;
 
+/// A routing token: anything but `[A-Za-z0-9_-]` becomes `_`, so it is safe in NATS
+/// subjects (no `.`, `*`, `>` or spaces) and queue attributes.
+pub fn route_token(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if t.is_empty() {
+        "_".into()
+    } else {
+        t
+    }
+}
+
 use bytes::Bytes;
 
 /// Where a change sits in the WAL: the facts of its transaction (from `Begin`).
@@ -45,6 +65,10 @@ pub struct OutboundEvent {
     pub aggregate: String,
     /// The CloudEvents `type`.
     pub kind: String,
+    /// Routing key, dot-separated tokens without wildcards, e.g. `audit.data_product_created`
+    /// (portal), `<aggregatetype>.<type>` (Debezium outbox), `<prefix>.<type>` (logical
+    /// messages). Broker sinks put it after their subject prefix.
+    pub route: String,
     /// Commit LSN of the transaction the event came from.
     pub commit_lsn: u64,
     /// The JSON envelope, one line, without a trailing newline.

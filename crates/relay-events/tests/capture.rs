@@ -58,7 +58,11 @@ fn portal_relation() -> Relation {
 
 fn event(c: Option<Captured>) -> Value {
     match c {
-        Some(Captured::Event(e)) => serde_json::from_slice(&e.body).unwrap(),
+        Some(Captured::Event(e)) => {
+            let mut v: Value = serde_json::from_slice(&e.body).unwrap();
+            v["_route"] = Value::from(e.route.clone());
+            v
+        }
         other => panic!("expected an event, got {other:?}"),
     }
 }
@@ -176,6 +180,7 @@ fn debezium_outbox_payloads() {
     assert_eq!(v["subject"], "o-1");
     assert_eq!(v["aggregatetype"], "order");
     assert_eq!(v["data"]["total"], 12.5);
+    assert_eq!(v["_route"], "order.OrderCreated");
     let v = event(c.insert(&TX, &rel, &row(text("not json")), 0));
     assert_eq!(v["data"], "not json");
     // bytea payloads are decoded from hex
