@@ -1,0 +1,40 @@
+//! Enrich: the Data Product Portal's event catalog.
+//!
+//! ```text
+//! source ─► pgoutput decode ─► capture ─► **enrich (catalog)** ─► deliver (sinks) ─► track (LSN)
+//!                               │            ▲
+//!                               │ deletes    │ batched SQL lookups on an ordinary connection
+//!                               └─► Tombstones (last known state of deleted rows)
+//! ```
+//!
+//! Capture turns each row of the portal's audit table into an [`AuditRecord`] and each
+//! captured domain delete into a tombstone ([`Tombstones`]). The [`Enricher`] turns the
+//! records of one transaction into [`BusinessEvent`]s: the [`Catalog`] says what each audit
+//! name becomes (CloudEvents `type` `portal.<entity>.<action>.v1`, route, aggregate,
+//! implied status) and which named lookups fill its payload; the lookups run once per
+//! entity kind for the whole batch. Deliver wraps each event in its CloudEvents envelope
+//! ([`BusinessEvent::to_cloudevent`]).
+//!
+//! The contract for consumers (a JSON Schema per event type, an AsyncAPI 3.0 document,
+//! the catalog page) is generated from the same catalog ([`schema`]) and checked into
+//! `docs/`.
+
+mod build;
+pub mod catalog;
+mod enrich;
+mod examples;
+mod lookup;
+pub mod schema;
+mod store;
+mod tombstones;
+
+pub use build::{STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_NAME};
+pub use catalog::{
+    Aggregate, CapturedTable, Catalog, ConfigurationType, Entity, EventSpec, NamedQuery,
+    Orientation, Origin, RefType, Side, UNKNOWN_EVENT_TYPE, UNKNOWN_ROUTE,
+};
+pub use enrich::{
+    access_expired_event, access_expired_record, cascade_removed_events, cascade_removed_records,
+    now_rfc3339, AuditRecord, BusinessEvent, EnrichError, Enricher, EnvelopeContext,
+};
+pub use tombstones::{old_tuple_row, Row, Tombstones};
