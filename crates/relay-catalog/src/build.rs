@@ -522,7 +522,7 @@ fn technical_asset_event(
 }
 
 /// Prefer a live row over a tombstone.
-fn pick<'a>(rows: Vec<(&'a Row, Source)>) -> Option<(&'a Row, Source)> {
+fn pick(rows: Vec<(&Row, Source)>) -> Option<(&Row, Source)> {
     let live = rows.iter().find(|(_, s)| *s == Source::Live).copied();
     live.or_else(|| rows.into_iter().next())
 }
