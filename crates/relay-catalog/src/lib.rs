@@ -24,6 +24,7 @@ pub mod catalog;
 mod enrich;
 mod examples;
 mod lookup;
+mod resolve;
 pub mod schema;
 mod store;
 mod tombstones;
@@ -37,4 +38,5 @@ pub use enrich::{
     access_expired_event, access_expired_record, cascade_removed_events, cascade_removed_records,
     now_rfc3339, AuditRecord, BusinessEvent, EnrichError, Enricher, EnvelopeContext,
 };
+pub use resolve::resolved_tombstones;
 pub use tombstones::{old_tuple_row, Row, Tombstones};

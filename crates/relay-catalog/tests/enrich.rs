@@ -864,6 +864,9 @@ async fn product_deleted_with_children_from_captured_deletes() {
     // The removal event (a later transaction), from the tombstones.
     let mut removed = rec("data_product_removed", ("DATA_PRODUCT", P), None);
     removed.deleted_subject_identifier = Some("Revenue".into());
+    // The removal accounts for every delete captured in the cascade.
+    let resolved = relay_catalog::resolved_tombstones(&removed, &t);
+    assert_eq!(resolved.len(), t.len(), "{resolved:?}");
     let enricher = Enricher::default();
     let evs = enricher.enrich(c, &[removed], &t).await.unwrap();
     let d = &evs[0].data;
