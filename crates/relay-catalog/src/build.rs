@@ -134,12 +134,7 @@ pub(crate) fn build(
         data.insert("side".into(), json!(side));
     }
     data.insert(spec.entity.name().into(), entity);
-    if spec.origin == Origin::Derived {
-        let reason = if spec.action == "expired" {
-            "access_expired"
-        } else {
-            "data_product_removed"
-        };
+    if let Some(reason) = spec.derived_reason() {
         data.insert("derived".into(), json!({ "reason": reason }));
     }
     let status = match (out.missing.is_empty(), looked_up) {

@@ -207,6 +207,17 @@ impl EventSpec {
         format!("{}.{}", self.entity.name(), self.action)
     }
 
+    /// For derived events, why the relay emits it (`data.derived.reason`):
+    /// `access_expired`, `data_product_removed` (cascade) or `audit_row_missing`.
+    pub fn derived_reason(&self) -> Option<&'static str> {
+        match self.origin {
+            Origin::Audit => None,
+            Origin::Derived if self.key == DERIVED_ACCESS_EXPIRED => Some("access_expired"),
+            Origin::Derived if self.key.ends_with("_in_cascade") => Some("data_product_removed"),
+            Origin::Derived => Some("audit_row_missing"),
+        }
+    }
+
     /// The audit name, `None` for derived events.
     pub fn audit_name(&self) -> Option<&'static str> {
         (self.origin == Origin::Audit).then_some(self.key)
@@ -690,6 +701,16 @@ pub const DERIVED_PORT_CASCADE: &str = "output_port_removed_in_cascade";
 pub const DERIVED_ASSET_CASCADE: &str = "technical_asset_removed_in_cascade";
 /// Derived key: an access link deleted in cascade with a data product (consumer or owner).
 pub const DERIVED_ACCESS_CASCADE: &str = "access_removed_in_cascade";
+/// Derived keys: a captured delete whose audit row never came within the pipeline's
+/// bounded hold, emitted from the captured row so that it cannot pin WAL.
+pub const DERIVED_PRODUCT_ORPHAN: &str = "data_product_removed_without_audit_row";
+pub const DERIVED_PORT_ORPHAN: &str = "output_port_removed_without_audit_row";
+pub const DERIVED_ASSET_ORPHAN: &str = "technical_asset_removed_without_audit_row";
+pub const DERIVED_ACCESS_ORPHAN: &str = "access_removed_without_audit_row";
+pub const DERIVED_LINK_ORPHAN: &str = "technical_asset_link_removed_without_audit_row";
+pub const DERIVED_PRODUCT_MEMBERSHIP_ORPHAN: &str =
+    "data_product_membership_removed_without_audit_row";
+pub const DERIVED_PORT_MEMBERSHIP_ORPHAN: &str = "output_port_membership_removed_without_audit_row";
 
 use Entity as E;
 
@@ -777,6 +798,20 @@ pub static PORTAL_SPECS: &[EventSpec] = &[
          "Derived: a technical asset deleted in cascade with its owning data product.")),
     derived(spec(DERIVED_ACCESS_CASCADE, E::Access, "removed", CONSUMER, A::AccessLink, Some("removed"), L_ACCESS,
          "Derived: an access link deleted in cascade with its consuming product or the output port's product.")),
+    derived(spec(DERIVED_PRODUCT_ORPHAN, E::DataProduct, "removed", PRODUCT_ONLY, A::Ref(DP), Some("removed"), L_PRODUCT,
+         "Derived: a data product delete whose audit row never came (emitted after the bounded hold).")),
+    derived(spec(DERIVED_PORT_ORPHAN, E::OutputPort, "removed", PORT_REMOVED, A::Ref(DS), Some("removed"), L_PORT,
+         "Derived: an output port delete whose audit row never came (emitted after the bounded hold).")),
+    derived(spec(DERIVED_ASSET_ORPHAN, E::TechnicalAsset, "removed", ASSET_OWNER, A::Ref(DO), Some("removed"), L_ASSET,
+         "Derived: a technical asset delete whose audit row never came (emitted after the bounded hold).")),
+    derived(spec(DERIVED_ACCESS_ORPHAN, E::Access, "removed", CONSUMER, A::AccessLink, Some("removed"), L_ACCESS,
+         "Derived: an access link delete whose audit row never came (emitted after the bounded hold).")),
+    derived(spec(DERIVED_LINK_ORPHAN, E::TechnicalAssetLink, "removed", ASSET_TO_PORT, A::TechnicalAssetLink, Some("removed"), L_LINK,
+         "Derived: a technical asset link delete whose audit row never came (emitted after the bounded hold).")),
+    derived(spec(DERIVED_PRODUCT_MEMBERSHIP_ORPHAN, E::DataProductMembership, "removed", PRODUCT_USER, A::Ref(DP), Some("removed"), L_PRODUCT_MEMBER,
+         "Derived: a data product role assignment delete whose audit row never came (emitted after the bounded hold).")),
+    derived(spec(DERIVED_PORT_MEMBERSHIP_ORPHAN, E::OutputPortMembership, "removed", PORT_USER, A::Ref(DS), Some("removed"), L_PORT_MEMBER,
+         "Derived: an output port role assignment delete whose audit row never came (emitted after the bounded hold).")),
 ];
 
 /// The event catalog: what each audit name becomes and how it is enriched.

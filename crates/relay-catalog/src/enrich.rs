@@ -14,8 +14,10 @@ use std::time::SystemTime;
 
 use crate::build;
 use crate::catalog::{
-    Catalog, EventSpec, DERIVED_ACCESS_CASCADE, DERIVED_ACCESS_EXPIRED, DERIVED_ASSET_CASCADE,
-    DERIVED_PORT_CASCADE,
+    Catalog, EventSpec, DERIVED_ACCESS_CASCADE, DERIVED_ACCESS_EXPIRED, DERIVED_ACCESS_ORPHAN,
+    DERIVED_ASSET_CASCADE, DERIVED_ASSET_ORPHAN, DERIVED_LINK_ORPHAN, DERIVED_PORT_CASCADE,
+    DERIVED_PORT_MEMBERSHIP_ORPHAN, DERIVED_PORT_ORPHAN, DERIVED_PRODUCT_MEMBERSHIP_ORPHAN,
+    DERIVED_PRODUCT_ORPHAN,
 };
 use crate::lookup;
 use crate::store::{text, Store};
@@ -382,4 +384,75 @@ pub fn cascade_removed_events(
 ) -> Vec<BusinessEvent> {
     let records = cascade_removed_records(product_id, tombstones, commit_lsn);
     Enricher::default().build_offline(&records, tombstones, &[])
+}
+
+/// The removal record of a captured delete whose audit row did not arrive within the
+/// pipeline's bounded hold (`data.derived.reason = "audit_row_missing"`), for the tables
+/// whose rows are entities: `abstract_data_products`, `datasets`, `data_outputs`,
+/// `input_ports`, `data_outputs_datasets`, `role_assignments_data_product`,
+/// `role_assignments_dataset`. `None` for other tables (their rows are parts of those
+/// entities) and rows without an id. Its id is a UUIDv5 over
+/// (`<entity>.removed.orphan`, row id, `commit_lsn` of the delete). For a data product,
+/// also emit [`cascade_removed_records`] for its children.
+pub fn orphan_removed_record(table: &str, row: &Row, commit_lsn: u64) -> Option<AuditRecord> {
+    let id = text(row, "id")?;
+    let col = |c: &str| text(row, c);
+    let table = crate::tombstones::table_key(table);
+    let (name, kind, subject, target) = match table.as_str() {
+        "abstract_data_products" => (
+            DERIVED_PRODUCT_ORPHAN,
+            "data_product.removed.orphan",
+            ("DATA_PRODUCT", Some(id)),
+            None,
+        ),
+        "datasets" => (
+            DERIVED_PORT_ORPHAN,
+            "output_port.removed.orphan",
+            ("DATASET", Some(id)),
+            Some(("DATA_PRODUCT", col("data_product_id"))),
+        ),
+        "data_outputs" => (
+            DERIVED_ASSET_ORPHAN,
+            "technical_asset.removed.orphan",
+            ("DATA_OUTPUT", Some(id)),
+            Some(("DATA_PRODUCT", col("owner_id"))),
+        ),
+        "input_ports" => (
+            DERIVED_ACCESS_ORPHAN,
+            "access.removed.orphan",
+            ("DATA_PRODUCT", col("consuming_abstract_data_product_id")),
+            Some(("DATASET", col("dataset_id"))),
+        ),
+        "data_outputs_datasets" => (
+            DERIVED_LINK_ORPHAN,
+            "technical_asset_link.removed.orphan",
+            ("DATA_OUTPUT", col("data_output_id")),
+            Some(("DATASET", col("dataset_id"))),
+        ),
+        "role_assignments_data_product" => (
+            DERIVED_PRODUCT_MEMBERSHIP_ORPHAN,
+            "data_product_membership.removed.orphan",
+            ("DATA_PRODUCT", col("data_product_id")),
+            Some(("USER", col("user_id"))),
+        ),
+        "role_assignments_dataset" => (
+            DERIVED_PORT_MEMBERSHIP_ORPHAN,
+            "output_port_membership.removed.orphan",
+            ("DATASET", col("dataset_id")),
+            Some(("USER", col("user_id"))),
+        ),
+        _ => return None,
+    };
+    let mut rec = derived_record(
+        name,
+        kind,
+        id,
+        commit_lsn,
+        subject,
+        target.unwrap_or(("", None)),
+    );
+    if target.is_none() {
+        rec.target_type = None;
+    }
+    Some(rec)
 }

@@ -36,7 +36,8 @@ pub use catalog::{
 };
 pub use enrich::{
     access_expired_event, access_expired_record, cascade_removed_events, cascade_removed_records,
-    now_rfc3339, AuditRecord, BusinessEvent, EnrichError, Enricher, EnvelopeContext,
+    now_rfc3339, orphan_removed_record, AuditRecord, BusinessEvent, EnrichError, Enricher,
+    EnvelopeContext,
 };
 pub use resolve::resolved_tombstones;
 pub use tombstones::{old_tuple_row, Row, Tombstones};

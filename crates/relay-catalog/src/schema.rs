@@ -342,7 +342,10 @@ fn defs() -> Map<String, Value> {
             "Present on events the portal does not audit.",
             vec![(
                 "reason",
-                json!({ "enum": ["access_expired", "data_product_removed"] }),
+                json!({
+                    "enum": ["access_expired", "data_product_removed", "audit_row_missing"],
+                    "description": "access_expired: input_ports.status became EXPIRED; data_product_removed: deleted in cascade with its data product; audit_row_missing: a captured delete whose audit row did not arrive within the relay's hold",
+                }),
             )],
         ),
     );
@@ -689,7 +692,26 @@ pub fn markdown() -> String {
             crate::catalog::DERIVED_ASSET_CASCADE => {
                 "a `data_outputs` delete in cascade with `data_product_removed`"
             }
-            _ => "an `input_ports` delete in cascade with `data_product_removed`",
+            crate::catalog::DERIVED_ACCESS_CASCADE => {
+                "an `input_ports` delete in cascade with `data_product_removed`"
+            }
+            crate::catalog::DERIVED_PRODUCT_ORPHAN => {
+                "an `abstract_data_products` delete whose audit row never came"
+            }
+            crate::catalog::DERIVED_PORT_ORPHAN => "a `datasets` delete whose audit row never came",
+            crate::catalog::DERIVED_ASSET_ORPHAN => {
+                "a `data_outputs` delete whose audit row never came"
+            }
+            crate::catalog::DERIVED_ACCESS_ORPHAN => {
+                "an `input_ports` delete whose audit row never came"
+            }
+            crate::catalog::DERIVED_LINK_ORPHAN => {
+                "a `data_outputs_datasets` delete whose audit row never came"
+            }
+            crate::catalog::DERIVED_PRODUCT_MEMBERSHIP_ORPHAN => {
+                "a `role_assignments_data_product` delete whose audit row never came"
+            }
+            _ => "a `role_assignments_dataset` delete whose audit row never came",
         };
         md.push_str(&format!(
             "| {from} | `{}` | {} | UUIDv5 (kind, entity id, commit LSN) |\n",
@@ -698,8 +720,11 @@ pub fn markdown() -> String {
         ));
     }
     md.push_str(
-        "\nDerived events carry `data.derived.reason` and no `auditname`. Removals derived from a\n\
-         cascade share the type of the audited removal of the same entity.\n",
+        "\nDerived events carry `data.derived.reason` (`access_expired`, `data_product_removed`,\n\
+         `audit_row_missing`) and no `auditname`. Derived removals share the type of the audited\n\
+         removal of the same entity. A delete is held until the audit row that accounts for it\n\
+         arrives; if none comes within the relay's bounded hold, the removal is emitted from the\n\
+         captured row (`audit_row_missing`), so a lost audit row cannot pin WAL.\n",
     );
     md.push_str("\n## Deletes the relay must capture\n\n");
     md.push_str(

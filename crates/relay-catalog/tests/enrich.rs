@@ -955,6 +955,24 @@ async fn product_deleted_with_children_from_captured_deletes() {
     for ev in &online {
         envelope(ev);
     }
+
+    // Had the audit row never come, the held delete is emitted after the bounded hold.
+    let port_row = t.get("datasets", D).unwrap();
+    let orphan = relay_catalog::orphan_removed_record("datasets", port_row, lsn).unwrap();
+    assert!(relay_catalog::orphan_removed_record("data_products", port_row, lsn).is_none());
+    assert_eq!(
+        orphan.id,
+        relay_catalog::orphan_removed_record("public.datasets", port_row, lsn)
+            .unwrap()
+            .id
+    );
+    let ev = &enricher.enrich(c, &[orphan], &t).await.unwrap()[0];
+    envelope(ev);
+    assert_eq!(ev.event_type, "portal.output_port.removed.v1");
+    assert_eq!(ev.subject, D);
+    assert_eq!(at(&ev.data, "derived.reason"), "audit_row_missing");
+    assert_eq!(at(&ev.data, "state"), "last_known");
+    assert_eq!(at(&ev.data, "output_port.data_product.name"), "Revenue");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
