@@ -903,6 +903,37 @@ impl Catalog {
         TABLES
     }
 
+    /// Every table the lookups read: the relay's role needs SELECT on each (per-type
+    /// configuration tables only where they exist).
+    pub fn tables_read(&self) -> &'static [&'static str] {
+        const TABLES: &[&str] = &[
+            "abstract_data_products",
+            "data_products",
+            "explorations",
+            "domains",
+            "data_product_types",
+            "data_product_lifecycles",
+            "datasets",
+            "data_outputs",
+            "data_output_configurations",
+            "s3_technical_asset_configurations",
+            "glue_technical_asset_configurations",
+            "databricks_technical_asset_configurations",
+            "snowflake_technical_asset_configurations",
+            "redshift_technical_asset_configurations",
+            "platforms",
+            "platform_services",
+            "data_outputs_datasets",
+            "input_ports",
+            "input_port_requests",
+            "roles",
+            "role_assignments_data_product",
+            "role_assignments_dataset",
+            "users",
+        ];
+        TABLES
+    }
+
     /// [`Catalog::tables_to_capture_deletes`] with the reason for each and the audit
     /// names that resolve a held delete.
     pub fn captured_tables(&self) -> &'static [CapturedTable] {
@@ -1025,6 +1056,16 @@ mod tests {
             for n in t.resolved_by {
                 assert!(c.spec(n).is_some(), "{n}");
             }
+        }
+        for q in c.queries() {
+            let sql = q.sql.to_ascii_lowercase();
+            let named = c.tables_read().iter().any(|t| {
+                sql.contains(&format!("from {t} ")) || sql.contains(&format!("from {t}\n"))
+            });
+            assert!(named, "{} reads a table missing from tables_read", q.name);
+        }
+        for t in c.tables_to_capture_deletes() {
+            assert!(c.tables_read().contains(t), "{t}");
         }
         for ct in c.configuration_types() {
             assert!(c.query(ct.query).is_some());

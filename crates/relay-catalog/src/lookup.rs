@@ -15,6 +15,7 @@ use futures::future::{try_join_all, BoxFuture};
 use futures::FutureExt;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::build::{refs, Refs};
 use crate::catalog::{self, Entity, EventSpec, NamedQuery, CONFIGURATION_TYPES};
@@ -84,12 +85,13 @@ fn job<'a>(
     let q = query_def(name);
     Some(
         async move {
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            // Typed parameters: one round trip per query (no separate prepare).
+            let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
                 .iter()
-                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT_ARRAY))
                 .collect();
             let rows = client
-                .query(q.sql, &refs)
+                .query_typed(q.sql, &typed)
                 .await
                 .map_err(|e| classify(q.name, e))?;
             let mut out = Vec::with_capacity(rows.len());
