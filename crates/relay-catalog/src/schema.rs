@@ -510,6 +510,43 @@ fn envelope(event_type: &str, catalog: &Catalog) -> Value {
     })
 }
 
+/// The `$ref` targets in `v` under `#/$defs/`.
+fn refs_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map {
+                match (k.as_str(), val) {
+                    ("$ref", Value::String(s)) => {
+                        if let Some(name) = s.strip_prefix(DEFS) {
+                            out.push(name.to_string());
+                        }
+                    }
+                    _ => refs_in(val, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| refs_in(i, out)),
+        _ => {}
+    }
+}
+
+/// The definitions `schema` reaches, transitively.
+fn used_defs(schema: &Value, defs: &Value) -> Map<String, Value> {
+    let mut used = Map::new();
+    let mut todo = Vec::new();
+    refs_in(schema, &mut todo);
+    while let Some(name) = todo.pop() {
+        if used.contains_key(&name) {
+            continue;
+        }
+        if let Some(def) = defs.get(&name) {
+            refs_in(def, &mut todo);
+            used.insert(name, def.clone());
+        }
+    }
+    used
+}
+
 /// A JSON Schema (draft 2020-12) per event type, sorted by type; each describes the whole
 /// CloudEvents envelope and is self-contained (`$defs`).
 pub fn jsonschemas() -> Vec<(String, Value)> {
@@ -525,10 +562,12 @@ pub fn jsonschemas() -> Vec<(String, Value)> {
                 json!("https://json-schema.org/draft/2020-12/schema"),
             );
             s.insert("$id".into(), json!(format!("{SCHEMA_ID_BASE}{t}")));
-            if let Value::Object(env) = envelope(&t, &catalog) {
+            let env = envelope(&t, &catalog);
+            let used = used_defs(&env, &defs);
+            if let Value::Object(env) = env {
                 s.extend(env);
             }
-            s.insert("$defs".into(), defs.clone());
+            s.insert("$defs".into(), Value::Object(used));
             (t, Value::Object(s))
         })
         .collect()
