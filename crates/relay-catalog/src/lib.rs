@@ -24,6 +24,7 @@ pub mod catalog;
 mod enrich;
 mod examples;
 mod lookup;
+mod queries;
 mod resolve;
 pub mod schema;
 mod store;
