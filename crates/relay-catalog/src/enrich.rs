@@ -456,3 +456,51 @@ pub fn orphan_removed_record(table: &str, row: &Row, commit_lsn: u64) -> Option<
     }
     Some(rec)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_come_from_the_portal_profiles_row_map() {
+        // What the `portal` capture profile puts in `data`: every column, text or null.
+        let data = json!({
+            "id": "f60ab4e8-9428-4779-8702-3fe5ccf40fbb", "name": "data_product_removed",
+            "subject_type": "DATA_PRODUCT", "subject_id": "55555555-5555-4555-8555-555555555555",
+            "target_type": null, "target_id": null, "actor_id": "11111111-1111-4111-8111-111111111111",
+            "deleted_subject_identifier": "Forecast", "deleted_target_identifier": null,
+            "created_on": "2026-11-29 09:08:00.687546", "updated_on": null, "deleted_at": null
+        });
+        let rec = AuditRecord::from_row(data.as_object().unwrap()).unwrap();
+        assert_eq!(rec.name, "data_product_removed");
+        assert_eq!(rec.deleted_subject_identifier.as_deref(), Some("Forecast"));
+        assert_eq!(rec.target_type, None);
+        let mut no_name = data.as_object().unwrap().clone();
+        no_name.insert("name".into(), Value::Null);
+        assert!(AuditRecord::from_row(&no_name).is_none());
+    }
+
+    #[test]
+    fn derived_ids_use_the_relay_layout() {
+        let row = crate::old_tuple_row([
+            ("id", Some("99999999-0000-4000-8000-000000000007")),
+            (
+                "consuming_abstract_data_product_id",
+                Some("11111111-0000-4000-8000-000000000002"),
+            ),
+            ("dataset_id", Some("22222222-0000-4000-8000-000000000001")),
+        ]);
+        let rec = access_expired_record(&row, 42);
+        assert_eq!(
+            rec.id,
+            relay_events::derived_event_id(
+                "access.expired",
+                "99999999-0000-4000-8000-000000000007",
+                42
+            )
+        );
+        assert_eq!(rec.actor_id, "");
+        assert_eq!(rec.subject_type, "DATA_PRODUCT");
+        assert_eq!(rec.target_type.as_deref(), Some("DATASET"));
+    }
+}
