@@ -16,11 +16,13 @@
 mod dead_letter;
 mod file;
 mod line_writer;
+pub mod nats;
 mod null;
 mod stdout;
 
 pub use dead_letter::{DeadLetter, DeadLetterContent, DeadLetterRecord};
 pub use file::FileSink;
+pub use nats::{NatsConfig, NatsSink};
 pub use null::NullSink;
 pub use stdout::StdoutSink;
 
@@ -70,4 +72,8 @@ pub enum SinkError {
         #[source]
         source: std::io::Error,
     },
+    /// A NATS JetStream sink could not start (configuration, connection, authentication,
+    /// stream). The message names the fix and never contains secrets.
+    #[error("sink `{sink}`: {message}")]
+    Nats { sink: String, message: String },
 }
