@@ -9,4 +9,6 @@ mod malformed;
 mod ordering;
 mod profiles;
 mod restart;
+mod schema_change;
 mod takeover;
+mod tls;

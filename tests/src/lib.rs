@@ -5,6 +5,8 @@
 //! Waiting is done by polling real state with a deadline (`wait_until`), never by sleeping
 //! for a fixed time and hoping.
 
+pub mod nats;
+
 use pgtemp::{Cluster, ClusterOptions, PgBinaries};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

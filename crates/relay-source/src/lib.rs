@@ -63,6 +63,10 @@ pub enum SourceError {
     Auth(String),
     #[error("cannot reach PostgreSQL: {0}")]
     Connect(String),
+    #[error(
+        "TLS to PostgreSQL failed: {0} (check sslmode, sslrootcert and the server certificate)"
+    )]
+    Tls(String),
     #[error("server error: {0}")]
     Server(String),
     #[error("a WAL message of {payload_bytes} bytes exceeds source.max_message_size ({limit_bytes} bytes); raise it to stream this row")]
@@ -100,9 +104,12 @@ fn classify(err: PgWireError, slot: &str) -> SourceError {
         .map(|(_, c)| c.trim_end_matches(')').to_string())
         .unwrap_or_default();
     match err {
-        PgWireError::Io(_) | PgWireError::Task(_) | PgWireError::Tls(_) => {
-            SourceError::Connect(text)
+        PgWireError::Tls(m) => SourceError::Tls(m),
+        // The worker may report TLS setup failures wrapped; they need an operator, not a retry.
+        PgWireError::Io(_) | PgWireError::Task(_) if text.contains("tls error") => {
+            SourceError::Tls(text)
         }
+        PgWireError::Io(_) | PgWireError::Task(_) => SourceError::Connect(text),
         PgWireError::Auth(m) => SourceError::Auth(m),
         PgWireError::MessageTooLarge {
             payload_bytes,

