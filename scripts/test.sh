@@ -19,6 +19,10 @@ eval "$env_lines"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
+step "docker-compose.yml against the Compose Specification (and hadolint); the NATS test's Python venv"
+scripts/validate-compose.sh
+tests/consumer/install.sh >/dev/null
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

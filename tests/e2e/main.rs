@@ -6,6 +6,7 @@ mod crash;
 mod failing_sink;
 mod idle;
 mod malformed;
+mod nats;
 mod ordering;
 mod profiles;
 mod restart;

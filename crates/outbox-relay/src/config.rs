@@ -171,6 +171,8 @@ pub enum SinkSection {
     Stdout { name: String },
     /// Discard (benchmarks).
     Null { name: String },
+    /// NATS JetStream (see relay_sinks::nats for every key).
+    Nats(Box<relay_sinks::NatsConfig>),
 }
 
 impl SinkSection {
@@ -179,6 +181,7 @@ impl SinkSection {
             SinkSection::File { name, .. }
             | SinkSection::Stdout { name }
             | SinkSection::Null { name } => name,
+            SinkSection::Nats(n) => &n.name,
         }
     }
 }
@@ -453,6 +456,31 @@ listen = "127.0.0.1:9187"
             err.contains("RELAY_PG_PASSWORD") && err.contains("source.url"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_compose_config_parses() {
+        let text = include_str!("../../../deploy/relay.toml");
+        let cfg = Config::parse(text, "deploy/relay.toml", &env).unwrap();
+        match &cfg.sinks[0] {
+            SinkSection::Nats(n) => {
+                assert_eq!(n.stream, "PORTAL_EVENTS");
+                assert!(n.create_stream);
+            }
+            other => panic!("expected the nats sink, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nats_sink_keys_are_checked_too() {
+        let text = CONTRACT.replace(
+            "type = \"file\"\npath = \"/var/lib/outbox-relay/events.jsonl\"",
+            "type = \"nats\"\nurl = \"nats://n:4222\"\nstreem = \"X\"",
+        );
+        let err = Config::parse(&text, "t.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("streem"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ enum Command {
 
 fn main() -> ExitCode {
     init_tracing();
+    relay_sinks::install_crypto_provider();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
                         "[metrics] is not implemented yet: no endpoint is served (see README)"
                     );
                 }
-                let relay = Relay::from_config(&cfg)?;
+                let relay = Relay::from_config(&cfg).await?;
                 relay.run(relay::shutdown_on_signals()).await?;
                 Ok(true)
             }

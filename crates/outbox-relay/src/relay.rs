@@ -3,7 +3,7 @@
 use anyhow::Context;
 use relay_events::{Capture, CaptureConfig, Profile};
 use relay_pipeline::{Backoff, Exit, Metrics, Pipeline, PipelineConfig, PipelineError};
-use relay_sinks::{DeadLetter, FileSink, NullSink, Sink, StdoutSink};
+use relay_sinks::{DeadLetter, FileSink, NatsSink, NullSink, Sink, StdoutSink};
 use relay_source::{ConnectionSettings, PgSource, SourceError, StreamSettings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,29 +49,31 @@ pub fn capture_config(cfg: &Config) -> CaptureConfig {
     }
 }
 
-/// Open every configured sink.
-pub fn build_sinks(cfg: &Config) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
-    cfg.sinks
-        .iter()
-        .map(|s| -> anyhow::Result<Arc<dyn Sink>> {
-            Ok(match s {
-                SinkSection::File { name, path } => Arc::new(FileSink::open(name, path)?),
-                SinkSection::Stdout { name } => Arc::new(StdoutSink::new(name)),
-                SinkSection::Null { name } => Arc::new(NullSink::new(name)),
-            })
-        })
-        .collect()
+/// Open every configured sink (brokers are connected and their streams verified).
+pub async fn build_sinks(cfg: &Config) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
+    relay_sinks::install_crypto_provider();
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(cfg.sinks.len());
+    for s in &cfg.sinks {
+        sinks.push(match s {
+            SinkSection::File { name, path } => Arc::new(FileSink::open(name, path)?),
+            SinkSection::Stdout { name } => Arc::new(StdoutSink::new(name)),
+            SinkSection::Null { name } => Arc::new(NullSink::new(name)),
+            SinkSection::Nats(n) => Arc::new(NatsSink::connect(n).await?),
+        });
+    }
+    Ok(sinks)
 }
 
 impl Relay {
     /// Build a relay with the sinks named in the configuration.
-    pub fn from_config(cfg: &Config) -> anyhow::Result<Self> {
-        let sinks = build_sinks(cfg)?;
+    pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
+        let sinks = build_sinks(cfg).await?;
         Self::with_sinks(cfg, sinks)
     }
 
     /// Build a relay with the given sinks instead of the configured ones (tests, benches).
     pub fn with_sinks(cfg: &Config, sinks: Vec<Arc<dyn Sink>>) -> anyhow::Result<Self> {
+        relay_sinks::install_crypto_provider();
         let conn = connection_settings(cfg)?;
         let stream = StreamSettings {
             slot: cfg.source.slot.clone(),

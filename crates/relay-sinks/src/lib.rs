@@ -23,6 +23,13 @@ mod stdout;
 pub use dead_letter::{DeadLetter, DeadLetterContent, DeadLetterRecord};
 pub use file::FileSink;
 pub use nats::{NatsConfig, NatsSink};
+
+/// Install the process-wide rustls crypto provider (ring) unless one is set. Both ring
+/// and aws-lc-rs are compiled in (async-nats, pgwire-replication), and rustls refuses to
+/// guess between them: call this before any TLS connection is made.
+pub fn install_crypto_provider() {
+    nats::client::ensure_crypto_provider();
+}
 pub use null::NullSink;
 pub use stdout::StdoutSink;
 

@@ -97,7 +97,7 @@ fn connect_hint(e: &ConnectError) -> &'static str {
 /// rustls panics when it must choose between two compiled-in crypto providers (the
 /// binary also links aws-lc-rs through the PostgreSQL TLS stack). Install ring as the
 /// process default unless the program already chose one.
-fn ensure_crypto_provider() {
+pub fn ensure_crypto_provider() {
     use async_nats::rustls::crypto::{ring, CryptoProvider};
     if CryptoProvider::get_default().is_none() {
         // Losing a race with another installer is fine: a provider is then set.

@@ -25,7 +25,7 @@
 //! Files: `config` (the settings), `client` (connect, auth, TLS, the stream), `encode`
 //! (subject, headers, subject matching), `sink` (the [`Sink`](crate::Sink) impl).
 
-mod client;
+pub(crate) mod client;
 mod config;
 mod encode;
 mod sink;
