@@ -1,0 +1,134 @@
+//! NATS JetStream delivery throughput: audit rows → relay → JetStream ack, against the raw
+//! async-nats publish-with-ack rate measured in the same run on the same server.
+//!
+//! 1. raw: async-nats publishes N envelopes of the same size with `Nats-Msg-Id`, a bounded
+//!    window of outstanding acks (pipelined), awaiting every ack.
+//! 2. relay, N audit rows with N distinct aggregates (no ordering holdback).
+//! 3. relay, the same with 16 aggregates: the cost of keeping one unacked event per
+//!    aggregate (DESIGN.md invariant 5).
+//!
+//! `cargo bench -p outbox-relay-benches --bench nats` (needs NATS_SERVER_BIN, set by
+//! `eval "$(scripts/install-deps.sh --env)"`). `BENCH_ROWS` sets N.
+
+use async_nats::jetstream;
+use futures::stream::{FuturesUnordered, StreamExt};
+use outbox_relay::{Config, Relay};
+use outbox_relay_tests::nats::NatsServer;
+use outbox_relay_tests::{connect, Setup, TestDb, ACTOR};
+use relay_sinks::{NatsConfig, NatsSink, Sink};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ENVELOPE_BYTES: usize = 600;
+
+async fn raw_publish(url: &str, n: u64) -> Duration {
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = jetstream::new(client);
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: "RAW".into(),
+        subjects: vec!["raw.>".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("stream");
+    let body = bytes::Bytes::from(vec![b'x'; ENVELOPE_BYTES]);
+    let start = Instant::now();
+    let mut pending = FuturesUnordered::new();
+    for i in 0..n {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("raw-{i}").as_str());
+        let ack = js
+            .publish_with_headers(format!("raw.bench.{}", i % 64), headers, body.clone())
+            .await
+            .expect("publish");
+        pending.push(std::future::IntoFuture::into_future(ack));
+        if pending.len() >= 1024 {
+            pending.next().await.unwrap().expect("ack");
+        }
+    }
+    while let Some(ack) = pending.next().await {
+        ack.expect("ack");
+    }
+    start.elapsed()
+}
+
+async fn relay_drain(aggregates: Option<u64>, n: u64, nats_url: &str) -> (Duration, u64) {
+    let db = TestDb::start(Setup::default()).await;
+    let per_tx = 100u64;
+    let admin = connect(&db.cluster.conninfo("portal")).await;
+    for t in 0..n / per_tx {
+        let subject = match aggregates {
+            None => "gen_random_uuid()".to_string(),
+            Some(a) => format!(
+                "('00000000-0000-4000-8000-' || lpad(((g + {}) % {a})::text, 12, '0'))::uuid",
+                t * per_tx
+            ),
+        };
+        admin
+            .execute(
+                &format!(
+                    "INSERT INTO events(id, name, subject_type, subject_id, actor_id)
+                     SELECT gen_random_uuid(), 'data_product_updated', 'DATA_PRODUCT', {subject}, $1::text::uuid
+                     FROM generate_series(1, {per_tx}) g"
+                ),
+                &[&ACTOR],
+            )
+            .await
+            .unwrap();
+    }
+    let cfg = Config::parse(
+        &format!("[source]\nurl = \"{}\"\n\n[[sinks]]\nname = \"x\"\ntype = \"null\"\n", db.relay_url()),
+        "bench",
+        &|_| None,
+    )
+    .unwrap();
+    let mut nats_cfg = NatsConfig::new("broker", nats_url);
+    nats_cfg.create_stream = true;
+    nats_cfg.stream = format!("BENCH_{}", aggregates.unwrap_or(0));
+    nats_cfg.subject_prefix = format!("bench{}", aggregates.unwrap_or(0));
+    let sink = Arc::new(NatsSink::connect(&nats_cfg).await.expect("nats sink")) as Arc<dyn Sink>;
+    let relay = Arc::new(Relay::with_sinks(&cfg, vec![sink]).unwrap());
+    let metrics = relay.metrics();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let start = Instant::now();
+    let runner = {
+        let relay = Arc::clone(&relay);
+        tokio::spawn(async move { relay.run(stop_rx).await })
+    };
+    while metrics.events_acked.load(Ordering::Relaxed) < n {
+        assert!(start.elapsed() < Duration::from_secs(900), "relay did not drain");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = start.elapsed();
+    let _ = stop_tx.send(true);
+    let _ = runner.await;
+    (took, metrics.retries.load(Ordering::Relaxed))
+}
+
+#[tokio::main]
+async fn main() {
+    let n: u64 = std::env::var("BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(50_000);
+    let nats = NatsServer::start();
+    let raw = raw_publish(&nats.url(), n).await;
+    let (distinct, _) = relay_drain(None, n, &nats.url()).await;
+    let (sixteen, _) = relay_drain(Some(16), n.min(20_000), &nats.url()).await;
+    let rate = |rows: u64, d: Duration| rows as f64 / d.as_secs_f64();
+    let base = rate(n, raw);
+    println!("\nNATS JetStream delivery, {n} events (same run, same nats-server, file storage)");
+    println!("{:<52} {:>10} {:>9}", "path", "events/s", "vs raw");
+    println!("{:<52} {:>10.0} {:>8.2}x", "raw async-nats publish + ack (1024 in flight) (base)", base, 1.0);
+    println!(
+        "{:<52} {:>10.0} {:>8.2}x",
+        "audit rows → relay → JetStream ack, distinct subjects",
+        rate(n, distinct),
+        rate(n, distinct) / base
+    );
+    let m = n.min(20_000);
+    println!(
+        "{:<52} {:>10.0} {:>8.2}x",
+        format!("same, 16 aggregates ({m} events; order holdback)"),
+        rate(m, sixteen),
+        rate(m, sixteen) / base
+    );
+}
