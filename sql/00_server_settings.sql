@@ -54,7 +54,7 @@ ALTER SYSTEM SET max_wal_senders = 10;
 -- stops. This cap (default -1 = unlimited) makes PostgreSQL instead invalidate
 -- the slot once it would retain more than this much WAL. The database stays up;
 -- the relay then fails with a clear error and the operator recreates the slot
--- and replays the missed events from public.events (see 03_slot.sql).
+-- and replays the missed events from public.events (see 04_slot.sql).
 -- Size it to a few days of WAL at your write rate, well below free disk space.
 -- -----------------------------------------------------------------------------
 ALTER SYSTEM SET max_slot_wal_keep_size = '10GB';

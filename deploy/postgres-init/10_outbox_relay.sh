@@ -4,7 +4,7 @@
 #
 # It runs the DBA scripts exactly as shipped in sql/ (mounted at $OUTBOX_RELAY_SQL_DIR),
 # in order, each with its own `psql -v ON_ERROR_STOP=1 -f`, so each runs in its own
-# session and every statement commits by itself. That matters for 03_slot.sql:
+# session and every statement commits by itself. That matters for 04_slot.sql:
 # pg_create_logical_replication_slot() refuses to run in a transaction that has written
 # anything. Then it gives the relay's role the password from RELAY_PG_PASSWORD.
 #
@@ -21,7 +21,7 @@ db_psql() {
     psql -X -q -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" "$@"
 }
 
-for f in 01_role.sql 02_publication.sql 03_slot.sql; do
+for f in 01_role.sql 02_publication.sql 03_enrichment.sql 04_slot.sql; do
     echo "outbox-relay init: running sql/$f in database $POSTGRES_DB"
     db_psql -f "$SQL_DIR/$f" >/dev/null
 done

@@ -1,7 +1,7 @@
 -- =============================================================================
 -- Outbox Relay — managed/azure.sql
 -- Azure Database for PostgreSQL — FLEXIBLE SERVER variant of
--- 00_server_settings.sql + 01_role.sql + 02_publication.sql + 03_slot.sql.
+-- 00_server_settings.sql + 01_role.sql + 02_publication.sql + 04_slot.sql.
 -- (The retired "single server" used azure.replication_support instead; not covered.)
 --
 -- Differences from a self-managed server:
@@ -34,7 +34,7 @@
 --       max_replication_slots  >= existing slots + 1  (restart)
 --       max_wal_senders        >= existing senders + 1 (restart)
 --       max_slot_wal_keep_size = e.g. 10240 (MB) — caps the WAL an abandoned slot
---                                can pin, see 03_slot.sql (if your server
+--                                can pin, see 04_slot.sql (if your server
 --                                version/tier exposes it)
 --       wal_sender_timeout     = 60000 (ms, default)
 --
@@ -108,7 +108,7 @@ $$;
 -- =============================================================================
 -- PART B — the slot.  *** MUST RUN SEPARATELY, in its own transaction ***
 -- (see "HOW TO RUN" above; with psql -f this is automatic). Same statement as
--- 03_slot.sql; read that file for what a slot pins, monitoring and dropping:
+-- 04_slot.sql; read that file for what a slot pins, monitoring and dropping:
 --     SELECT pg_drop_replication_slot('outbox_relay');   -- stop the relay first
 -- =============================================================================
 

@@ -1,7 +1,7 @@
 -- =============================================================================
 -- Outbox Relay — managed/rds.sql
 -- Amazon RDS for PostgreSQL and Amazon Aurora PostgreSQL-Compatible variant of
--- 00_server_settings.sql + 01_role.sql + 02_publication.sql + 03_slot.sql.
+-- 00_server_settings.sql + 01_role.sql + 02_publication.sql + 04_slot.sql.
 --
 -- Differences from a self-managed server:
 --   * no ALTER SYSTEM: logical decoding is switched on with a PARAMETER;
@@ -40,7 +40,7 @@
 --       max_replication_slots   >= existing slots + 1 (static, reboot)
 --       max_wal_senders         >= existing senders + 1 (static, reboot)
 --       max_slot_wal_keep_size  = e.g. 10240 (MB; PG 13+, dynamic) — caps the
---                                 WAL an abandoned slot can pin, see 03_slot.sql.
+--                                 WAL an abandoned slot can pin, see 04_slot.sql.
 --                                 Also watch the CloudWatch metrics
 --                                 OldestReplicationSlotLag / TransactionLogsDiskUsage.
 --       wal_sender_timeout      = 60000 (ms, default; dynamic)
@@ -116,7 +116,7 @@ $$;
 -- =============================================================================
 -- PART B — the slot.  *** MUST RUN SEPARATELY, in its own transaction ***
 -- (see "HOW TO RUN" above; with psql -f this is automatic). Same statement as
--- 03_slot.sql; read that file for what a slot pins, monitoring and dropping:
+-- 04_slot.sql; read that file for what a slot pins, monitoring and dropping:
 --     SELECT pg_drop_replication_slot('outbox_relay');   -- stop the relay first
 -- =============================================================================
 

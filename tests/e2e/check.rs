@@ -89,6 +89,7 @@ async fn check_reports_missing_slot_publication_and_replication_privilege() {
         "{out}"
     );
     db.admin.batch_execute(SQL_PUBLICATION).await.unwrap();
+    db.admin.batch_execute(SQL_ENRICHMENT).await.unwrap();
     db.admin.batch_execute(SQL_SLOT).await.unwrap();
     let (code, out) = check(&db);
     assert_eq!(code, 0, "{out}");

@@ -17,6 +17,9 @@ CREATE TABLE events (id uuid, name varchar, subject_type varchar, subject_id uui
     created_on timestamp DEFAULT now(), updated_on timestamp, deleted_at timestamp);
 ";
 
+/// These tables are not the portal's domain tables: no enrichment lookups.
+const NO_ENRICH: &str = "[capture]\nenrich = false\n\n";
+
 fn relay_config(
     db: &TestDb,
     dead_letter: bool,
@@ -42,7 +45,7 @@ async fn null_in_a_required_column_is_dead_lettered_and_the_stream_goes_on() {
     })
     .await;
     db.create_witness_slot().await;
-    let (cfg, out, dlq) = relay_config(&db, true, "");
+    let (cfg, out, dlq) = relay_config(&db, true, NO_ENRICH);
     let mut relay = RelayProcess::run(&cfg, &db.path("relay.log"));
     db.insert_events(3, 3, 0).await;
     db.admin
@@ -149,7 +152,7 @@ async fn without_a_dead_letter_file_a_bad_row_stops_the_relay_before_it() {
     })
     .await;
     db.create_witness_slot().await;
-    let (cfg, out, _) = relay_config(&db, false, "");
+    let (cfg, out, _) = relay_config(&db, false, NO_ENRICH);
     let mut relay = RelayProcess::run(&cfg, &db.path("relay.log"));
     db.insert_events(2, 2, 0).await;
     db.admin
@@ -182,7 +185,7 @@ async fn without_a_dead_letter_file_a_bad_row_stops_the_relay_before_it() {
     assert_eq!(read_jsonl(&out).len(), 2, "events before it were delivered");
     // Nothing is lost: restarted with a dead-letter file, the relay replays from the slot,
     // dead-letters the bad row and delivers the events after it.
-    let (cfg, out, dlq) = relay_config(&db, true, "");
+    let (cfg, out, dlq) = relay_config(&db, true, NO_ENRICH);
     let _relay = RelayProcess::run(&cfg, &db.path("relay2.log"));
     wait_until(
         Duration::from_secs(60),
@@ -206,7 +209,7 @@ async fn invalid_utf8_is_dead_lettered_with_its_bytes() {
         ..Setup::default()
     })
     .await;
-    let (cfg, out, dlq) = relay_config(&db, true, "");
+    let (cfg, out, dlq) = relay_config(&db, true, NO_ENRICH);
     let _relay = RelayProcess::run(&cfg, &db.path("relay.log"));
     db.admin
         .batch_execute(&format!(

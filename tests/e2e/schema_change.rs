@@ -10,7 +10,7 @@ async fn alter_table_mid_stream() {
     let cfg = db.config(
         "relay",
         &format!(
-            "[[sinks]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\n",
+            "[capture]\nenrich = false # this test looks at the raw row\n\n[[sinks]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\n",
             out.display()
         ),
     );

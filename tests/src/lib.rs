@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_postgres::Client;
 
-pub use outbox_relay::demo::{PORTAL_SCHEMA, SQL_PUBLICATION, SQL_ROLE, SQL_SLOT};
+pub use outbox_relay::demo::{
+    PORTAL_PUBLICATIONS, PORTAL_SCHEMA, SQL_ENRICHMENT, SQL_PUBLICATION, SQL_ROLE, SQL_SLOT,
+};
 
 /// The actor every test audit row names.
 pub const ACTOR: &str = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -48,12 +50,15 @@ pub struct Setup {
     pub schema: String,
     /// The captured table, substituted for `public.events` in the DBA scripts.
     pub table: String,
-    /// Run sql/03_slot.sql.
+    /// Run sql/04_slot.sql.
     pub create_slot: bool,
     /// Run sql/02_publication.sql.
     pub create_publication: bool,
     /// `CREATE DATABASE` options, e.g. an encoding.
     pub database_options: String,
+    /// Run sql/03_enrichment.sql (REPLICA IDENTITY FULL, the deletes/expiry
+    /// publications, lookup grants); the default with the portal schema.
+    pub enrichment: bool,
 }
 
 impl Default for Setup {
@@ -66,12 +71,15 @@ impl Default for Setup {
             create_slot: true,
             create_publication: true,
             database_options: String::new(),
+            enrichment: true,
         }
     }
 }
 
 /// A cluster with a `portal` database prepared the way a DBA would.
 pub struct TestDb {
+    /// Whether the enrichment publications exist (configs then list them).
+    pub enrichment: bool,
     pub cluster: Cluster,
     pub dir: PathBuf,
     pub admin: Client,
@@ -141,13 +149,22 @@ impl TestDb {
                 .await
                 .expect("sql/02_publication.sql");
         }
+        let enrichment =
+            setup.enrichment && setup.schema == PORTAL_SCHEMA && setup.create_publication;
+        if enrichment {
+            admin
+                .batch_execute(SQL_ENRICHMENT)
+                .await
+                .expect("sql/03_enrichment.sql");
+        }
         if setup.create_slot {
             admin
                 .batch_execute(SQL_SLOT)
                 .await
-                .expect("sql/03_slot.sql");
+                .expect("sql/04_slot.sql");
         }
         TestDb {
+            enrichment,
             cluster,
             dir,
             admin,
@@ -164,8 +181,13 @@ impl TestDb {
     /// Write a config file: `[source]` for this database, then `rest` verbatim.
     pub fn config(&self, name: &str, rest: &str) -> PathBuf {
         let path = self.dir.join(format!("{name}.toml"));
+        let publications = if self.enrichment {
+            PORTAL_PUBLICATIONS.to_string()
+        } else {
+            "\"outbox_relay\"".to_string()
+        };
         let text = format!(
-            "[source]\nurl = \"{}\"\nslot = \"outbox_relay\"\npublication = \"outbox_relay\"\nstatus_interval = \"200ms\"\n\n{rest}",
+            "[source]\nurl = \"{}\"\nslot = \"outbox_relay\"\npublication = {publications}\nstatus_interval = \"200ms\"\n\n{rest}",
             self.relay_url()
         );
         std::fs::write(&path, text).unwrap();

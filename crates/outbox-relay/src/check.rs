@@ -8,20 +8,9 @@ use crate::relay::connection_settings;
 /// Run every check; print one line per finding; `Ok(true)` when all passed.
 pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
     let conn = connection_settings(cfg)?;
-    if !matches!(
-        conn.tls,
-        relay_source::TlsMode::Disable | relay_source::TlsMode::Prefer
-    ) {
-        anyhow::bail!(
-            "`check` does not speak TLS yet (source.url asks for sslmode requiring it); \
-             run it from a host where a plain connection is allowed, or use `run`, which does"
-        );
-    }
-    let findings = match conn.query_config().connect(tokio_postgres::NoTls).await {
-        Ok((client, connection)) => {
-            let task = tokio::spawn(async move {
-                let _ = connection.await;
-            });
+    relay_sinks::install_crypto_provider();
+    let findings = match conn.connect_query().await {
+        Ok(client) => {
             let table = (cfg.capture.profile != ProfileName::LogicalMessage)
                 .then(|| cfg.capture.schema_table());
             let target = Target {
@@ -30,10 +19,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
                 table,
                 plugin: "pgoutput".into(),
             };
-            let findings = relay_check::run(&client, &target).await?;
-            drop(client);
-            task.abort();
-            findings
+            relay_check::run(&client, &target).await?
         }
         Err(e) => vec![Finding {
             check: "connect",

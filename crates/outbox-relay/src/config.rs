@@ -126,6 +126,25 @@ pub struct CaptureSection {
     /// CloudEvents `source` attribute.
     #[serde(default = "default_event_source")]
     pub event_source: String,
+    /// Portal profile: enrich audit rows into business events with SQL lookups.
+    #[serde(default = "default_true")]
+    pub enrich: bool,
+    /// How long a captured delete waits for its audit row before it is emitted alone.
+    #[serde(default = "default_delete_hold", with = "humantime_serde")]
+    pub delete_hold: Duration,
+    /// Audit rows enriched together at most.
+    #[serde(default = "default_enrich_batch")]
+    pub enrich_batch: usize,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_delete_hold() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_enrich_batch() -> usize {
+    500
 }
 
 fn default_profile() -> ProfileName {
@@ -148,6 +167,9 @@ impl Default for CaptureSection {
             table: default_table(),
             message_prefix: default_prefix(),
             event_source: default_event_source(),
+            enrich: true,
+            delete_hold: default_delete_hold(),
+            enrich_batch: default_enrich_batch(),
         }
     }
 }

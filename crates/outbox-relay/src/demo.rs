@@ -18,7 +18,11 @@ pub const PORTAL_SCHEMA: &str = include_str!("portal_schema.sql");
 /// The DBA scripts, exactly as shipped in `sql/`.
 pub const SQL_ROLE: &str = include_str!("../../../sql/01_role.sql");
 pub const SQL_PUBLICATION: &str = include_str!("../../../sql/02_publication.sql");
-pub const SQL_SLOT: &str = include_str!("../../../sql/03_slot.sql");
+pub const SQL_SLOT: &str = include_str!("../../../sql/04_slot.sql");
+pub const SQL_ENRICHMENT: &str = include_str!("../../../sql/03_enrichment.sql");
+/// The publications a portal relay with enrichment reads.
+pub const PORTAL_PUBLICATIONS: &str =
+    r#"["outbox_relay", "outbox_relay_deletes", "outbox_relay_expiry"]"#;
 
 const DEMO_PASSWORD: &str = "demo-relay-password";
 
@@ -62,7 +66,7 @@ async fn demo_with(
     db.batch_execute(PORTAL_SCHEMA)
         .await
         .context("creating the portal schema")?;
-    eprintln!("demo: running the DBA scripts sql/01_role.sql, 02_publication.sql, 03_slot.sql");
+    eprintln!("demo: running the DBA scripts sql/01_role.sql … 04_slot.sql");
     db.batch_execute(SQL_ROLE)
         .await
         .context("sql/01_role.sql")?;
@@ -73,9 +77,12 @@ async fn demo_with(
     db.batch_execute(SQL_PUBLICATION)
         .await
         .context("sql/02_publication.sql")?;
+    db.batch_execute(SQL_ENRICHMENT)
+        .await
+        .context("sql/03_enrichment.sql")?;
     db.batch_execute(SQL_SLOT)
         .await
-        .context("sql/03_slot.sql")?;
+        .context("sql/04_slot.sql")?;
 
     let url = format!(
         "postgres://outbox_relay:{DEMO_PASSWORD}@127.0.0.1:{}/portal",
@@ -83,7 +90,7 @@ async fn demo_with(
     );
     let cfg = Config::parse(
         &format!(
-            "[source]\nurl = \"{url}\"\nstatus_interval = \"500ms\"\n\n[[sinks]]\nname = \"console\"\ntype = \"stdout\"\n"
+            "[source]\nurl = \"{url}\"\npublication = {PORTAL_PUBLICATIONS}\nstatus_interval = \"500ms\"\n\n[capture]\ndelete_hold = \"5s\"\n\n[[sinks]]\nname = \"console\"\ntype = \"stdout\"\n"
         ),
         "demo",
         &|_| None,
@@ -189,4 +196,25 @@ COMMIT;",
             .context("performing portal actions")?;
     }
     Ok(5)
+}
+
+#[cfg(test)]
+mod tests {
+    use relay_catalog::Catalog;
+
+    /// sql/03_enrichment.sql names every table the catalog captures deletes of and reads.
+    #[test]
+    fn enrichment_sql_matches_the_catalog() {
+        let catalog = Catalog::portal();
+        for t in catalog
+            .tables_to_capture_deletes()
+            .iter()
+            .chain(catalog.tables_read())
+        {
+            assert!(
+                super::SQL_ENRICHMENT.contains(&format!("'{t}'")),
+                "sql/03_enrichment.sql does not name `{t}`"
+            );
+        }
+    }
 }

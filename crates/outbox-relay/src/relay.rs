@@ -2,7 +2,9 @@
 
 use anyhow::Context;
 use relay_events::{Capture, CaptureConfig, Profile};
-use relay_pipeline::{Backoff, Exit, Metrics, Pipeline, PipelineConfig, PipelineError};
+use relay_pipeline::{
+    Backoff, Connector, EnrichConfig, Exit, Metrics, Pipeline, PipelineConfig, PipelineError,
+};
 use relay_sinks::{DeadLetter, FileSink, NatsSink, NullSink, Sink, StdoutSink};
 use relay_source::{ConnectionSettings, PgSource, SourceError, StreamSettings};
 use std::sync::Arc;
@@ -46,7 +48,13 @@ pub fn capture_config(cfg: &Config) -> CaptureConfig {
         table,
         message_prefix: cfg.capture.message_prefix.clone(),
         source: cfg.capture.event_source.clone(),
+        enrich: enrichment_enabled(cfg),
     }
+}
+
+/// Enrichment runs for the portal profile unless `capture.enrich = false`.
+pub fn enrichment_enabled(cfg: &Config) -> bool {
+    cfg.capture.enrich && cfg.capture.profile == ProfileName::Portal
 }
 
 /// Open every configured sink (brokers are connected and their streams verified).
@@ -88,7 +96,7 @@ impl Relay {
             None => None,
         };
         let p = &cfg.pipeline;
-        let pipeline = Pipeline::new(
+        let mut pipeline = Pipeline::new(
             Capture::new(capture_config(cfg)),
             sinks,
             dead_letter,
@@ -102,6 +110,20 @@ impl Relay {
                 drain_timeout: p.drain_timeout,
             },
         );
+        if enrichment_enabled(cfg) {
+            let lookup = conn.clone();
+            let connector: Connector = Arc::new(move || {
+                let lookup = lookup.clone();
+                Box::pin(async move { lookup.connect_query().await.map_err(|e| e.to_string()) })
+            });
+            pipeline = pipeline.with_enrichment(EnrichConfig {
+                connector,
+                delete_hold: cfg.capture.delete_hold,
+                batch: cfg.capture.enrich_batch,
+                source: cfg.capture.event_source.clone(),
+                schema: cfg.capture.schema_table().0,
+            });
+        }
         Ok(Self {
             conn,
             stream,
@@ -189,7 +211,13 @@ impl Relay {
                     sleep_or_shutdown(delay, &mut shutdown).await;
                     delay = (delay * 2).min(RECONNECT_MAX);
                 }
-                Err(e) => return Err(fatal(e)),
+                Err(e) => {
+                    // Let the client report what was confirmed before the failure.
+                    tokio::time::sleep(self.stream.status_interval + Duration::from_millis(200))
+                        .await;
+                    source.close(Duration::from_secs(5)).await;
+                    return Err(fatal(e));
+                }
             }
         }
     }

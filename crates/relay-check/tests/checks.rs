@@ -21,7 +21,7 @@ use tokio_postgres::{Client, NoTls};
 
 const ROLE_SQL: &str = include_str!("../../../sql/01_role.sql");
 const PUBLICATION_SQL: &str = include_str!("../../../sql/02_publication.sql");
-const SLOT_SQL: &str = include_str!("../../../sql/03_slot.sql");
+const SLOT_SQL: &str = include_str!("../../../sql/04_slot.sql");
 
 /// Minimal portal schema (see PORTAL.md): the audit table and its FKs.
 const PORTAL_SCHEMA: &str = "

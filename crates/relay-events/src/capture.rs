@@ -33,12 +33,17 @@ pub struct CaptureConfig {
     pub message_prefix: String,
     /// CloudEvents `source` attribute.
     pub source: String,
+    /// Portal profile: hand audit rows to the enrichment stage ([`Captured::AuditRow`])
+    /// instead of building an envelope from the raw row.
+    pub enrich: bool,
 }
 
 /// The result of capturing one row or message.
 #[derive(Debug, Clone)]
 pub enum Captured {
     Event(OutboundEvent),
+    /// A valid portal audit row (column → text or null) for the enrichment stage.
+    AuditRow(serde_json::Map<String, Value>),
     /// Could not be made into an event; carries everything needed to dead-letter it.
     Malformed(Malformed),
 }
@@ -140,6 +145,16 @@ impl Capture {
             values: &new.0,
             rel,
         };
+        if self.cfg.profile == Profile::Portal && self.cfg.enrich {
+            return Some(match portal_row(&row) {
+                Ok(map) => Captured::AuditRow(map),
+                Err(reason) => {
+                    let id = text(row.get("id")).ok().flatten();
+                    let raw = raw_row(names.iter().copied().zip(new.0.iter()));
+                    Captured::Malformed(self.malformed(tx, id, position, reason, raw))
+                }
+            });
+        }
         let result = match self.cfg.profile {
             Profile::Portal => self.portal_event(tx, &row),
             Profile::DebeziumOutbox => self.debezium_event(tx, &row),
@@ -356,6 +371,20 @@ impl Capture {
             raw,
         }
     }
+}
+
+/// A portal audit row that passes the profile's checks, as column → text or null.
+fn portal_row(row: &Row<'_>) -> Result<serde_json::Map<String, Value>, String> {
+    row.require(PORTAL_REQUIRED, "portal")?;
+    let name = row.text("name")?.unwrap_or_default();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err("column `name` is not a lowercase audit action name".into());
+    }
+    row.json_object()
 }
 
 /// A decoded row paired with its column names.

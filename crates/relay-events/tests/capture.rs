@@ -18,6 +18,7 @@ fn capture(profile: Profile, table: &str) -> Capture {
         table: table.into(),
         message_prefix: "outbox".into(),
         source: "/test".into(),
+        enrich: false,
     })
 }
 

@@ -17,9 +17,11 @@
 //! Any error ends the run without confirming anything more; the caller reconnects and
 //! the slot replays from the confirmed LSN (at-least-once delivery).
 
+mod enrich;
 mod lane;
 pub mod tracker;
 
+pub use enrich::{Connector, EnrichConfig, EnrichFatal};
 pub use lane::Backoff;
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -120,7 +122,7 @@ pub struct Metrics {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
-    #[error("replication source: {error}")]
+    #[error("replication source")]
     Source {
         retryable: bool,
         #[source]
@@ -149,6 +151,8 @@ pub enum PipelineError {
     },
     #[error("sink `{sink}` failed and must restart from the confirmed position: {reason}")]
     SinkBroken { sink: String, reason: String },
+    #[error(transparent)]
+    Enrich(#[from] EnrichFatal),
 }
 
 impl PipelineError {
@@ -157,6 +161,7 @@ impl PipelineError {
         match self {
             PipelineError::Source { retryable, .. } => *retryable,
             PipelineError::SinkBroken { .. } => true,
+            PipelineError::Enrich(EnrichFatal::Unavailable(_)) => true,
             _ => false,
         }
     }
@@ -178,6 +183,7 @@ pub struct Pipeline {
     dead_letter: Option<Arc<DeadLetter>>,
     cfg: PipelineConfig,
     metrics: Arc<Metrics>,
+    enrich: Option<EnrichConfig>,
 }
 
 /// Messages back into the pipeline loop.
@@ -198,7 +204,15 @@ impl Pipeline {
             dead_letter,
             cfg,
             metrics: Arc::new(Metrics::default()),
+            enrich: None,
         }
+    }
+
+    /// Enrich portal audit rows with the catalog (the capture must hand over rows:
+    /// `CaptureConfig::enrich`).
+    pub fn with_enrichment(mut self, enrich: EnrichConfig) -> Self {
+        self.enrich = Some(enrich);
+        self
     }
 
     pub fn metrics(&self) -> Arc<Metrics> {
@@ -237,10 +251,18 @@ impl Pipeline {
             lanes,
             done_tx,
             dead_letters: FuturesUnordered::new(),
+            enrich: self.enrich.clone().map(enrich::EnrichState::new),
         };
         let result = state
             .drive(source, shutdown, &mut done_rx, &mut lane_rx)
             .await;
+        if result.as_ref().is_err_and(|e| !e.is_retryable()) {
+            // Deliver (and confirm) what was read before the failure, so the slot stops
+            // right before the transaction that failed.
+            state
+                .drain_after_error(source, &mut done_rx, &mut lane_rx)
+                .await;
+        }
         for h in handles {
             h.abort();
         }
@@ -259,6 +281,7 @@ struct RunState<'a> {
     lanes: Vec<mpsc::UnboundedSender<LaneItem>>,
     done_tx: mpsc::UnboundedSender<Done>,
     dead_letters: FuturesUnordered<futures::future::BoxFuture<'static, ()>>,
+    enrich: Option<enrich::EnrichState>,
 }
 
 impl RunState<'_> {
@@ -276,6 +299,8 @@ impl RunState<'_> {
     ) -> Result<Exit, PipelineError> {
         tokio::pin!(shutdown);
         let mut draining: Option<tokio::time::Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if let Some(deadline) = draining {
                 if self.tracker.inflight_pairs() == 0 {
@@ -301,14 +326,34 @@ impl RunState<'_> {
                 Some(()) = self.dead_letters.next() => {}
                 event = source.next(), if can_read => {
                     match event {
-                        Ok(Some(ev)) => self.on_event(ev, source)?,
+                        Ok(Some(ev)) => self.on_event(ev, source).await?,
                         Ok(None) => return Ok(Exit::SourceEnded),
                         Err(e) => return Err(PipelineError::Source { retryable: e.is_retryable(), error: Box::new(e) }),
                     }
                 }
                 () = tokio::time::sleep(Duration::from_millis(200)), if draining.is_some() => {}
+                _ = tick.tick(), if self.enrich.as_ref().is_some_and(|e| e.has_holds()) => {
+                    self.expire_holds(source).await?;
+                }
             }
             self.publish_gauges();
+        }
+    }
+
+    async fn drain_after_error<S: ChangeSource>(
+        &mut self,
+        source: &mut S,
+        done_rx: &mut mpsc::UnboundedReceiver<Done>,
+        lane_rx: &mut mpsc::UnboundedReceiver<LaneResult>,
+    ) {
+        let deadline = tokio::time::Instant::now() + self.p.cfg.drain_timeout;
+        while self.tracker.inflight_pairs() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::select! {
+                Some(result) = lane_rx.recv() => { let _ = self.on_lane(result, source); }
+                Some(done) = done_rx.recv() => { let _ = self.on_done(done, source); }
+                Some(()) = self.dead_letters.next() => {}
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
         }
     }
 
@@ -331,7 +376,7 @@ impl RunState<'_> {
         self.p.metrics.confirmed_lsn.store(lsn, Ordering::Relaxed);
     }
 
-    fn on_event<S: ChangeSource>(
+    async fn on_event<S: ChangeSource>(
         &mut self,
         ev: SourceEvent,
         source: &mut S,
@@ -359,9 +404,11 @@ impl RunState<'_> {
                 self.position = 0;
             }
             SourceEvent::Commit { end_lsn, .. } => {
-                let Some((_, unit)) = self.tx.take() else {
+                let Some((tx, unit)) = self.tx else {
                     return Err(PipelineError::Protocol("Commit without Begin".into()));
                 };
+                self.flush_enrichment(&tx, unit).await?;
+                self.tx = None;
                 self.tracker.close(unit, end_lsn);
                 self.p.metrics.transactions.fetch_add(1, Ordering::Relaxed);
                 self.advance(source);
@@ -393,8 +440,52 @@ impl RunState<'_> {
                     self.advance(source);
                 }
             }
-            SourceEvent::Change(change) => self.on_change(change)?,
+            SourceEvent::Change(change) => {
+                self.on_change(change)?;
+                if self.enrich.as_ref().is_some_and(|e| e.batch_full()) {
+                    if let Some((tx, unit)) = self.tx {
+                        self.flush_enrichment(&tx, unit).await?;
+                    }
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Enrich the open transaction's audit rows and dispatch the events.
+    async fn flush_enrichment(
+        &mut self,
+        tx: &TxContext,
+        unit: UnitId,
+    ) -> Result<(), PipelineError> {
+        let retry = self.p.cfg.retry;
+        let Some(enrich) = self.enrich.as_mut() else {
+            return Ok(());
+        };
+        let (events, released) = enrich.flush(tx, retry).await?;
+        for ev in events {
+            self.dispatch(unit, Captured::Event(ev))?;
+        }
+        for held in released {
+            self.tracker.release_when(held, unit);
+        }
+        Ok(())
+    }
+
+    /// Emit captured deletes whose hold expired, then release their transactions.
+    async fn expire_holds<S: ChangeSource>(&mut self, source: &mut S) -> Result<(), PipelineError> {
+        let retry = self.p.cfg.retry;
+        let Some(enrich) = self.enrich.as_mut() else {
+            return Ok(());
+        };
+        let expired = enrich.expire(std::time::Instant::now(), retry).await?;
+        for (unit, events) in expired {
+            for ev in events {
+                self.dispatch(unit, Captured::Event(ev))?;
+            }
+            self.tracker.release(unit);
+        }
+        self.advance(source);
         Ok(())
     }
 
@@ -420,6 +511,36 @@ impl RunState<'_> {
                 self.position += 1;
                 if let Some(captured) = self.p.capture.insert(&tx, rel, &ins.new, position) {
                     self.dispatch(unit, captured)?;
+                }
+            }
+            LogicalMessage::Delete(del) if self.enrich.is_some() => {
+                self.position += 1;
+                let (Some((tx, unit)), Some(rel)) = (self.tx, self.relations.get(del.relation_id))
+                else {
+                    return Ok(());
+                };
+                let Some(old) = del.old.as_ref().or(del.key.as_ref()) else {
+                    return Ok(());
+                };
+                let row = text_row(rel, old);
+                let (ns, name) = (rel.namespace.clone(), rel.name.clone());
+                if let Some(e) = self.enrich.as_mut() {
+                    if e.on_delete(unit, &tx, &ns, &name, row) {
+                        self.tracker.hold(unit);
+                    }
+                }
+            }
+            LogicalMessage::Update(upd) if self.enrich.is_some() => {
+                self.position += 1;
+                let (Some((tx, _)), Some(rel)) = (self.tx, self.relations.get(upd.relation_id))
+                else {
+                    return Ok(());
+                };
+                let new = json_row(text_row(rel, &upd.new));
+                let old = upd.old.as_ref().map(|o| json_row(text_row(rel, o)));
+                let (ns, name) = (rel.namespace.clone(), rel.name.clone());
+                if let Some(e) = self.enrich.as_mut() {
+                    e.on_update(&tx, &ns, &name, &new, old.as_ref());
                 }
             }
             LogicalMessage::Truncate(t) => {
@@ -457,6 +578,28 @@ impl RunState<'_> {
                     });
                 }
                 Ok(())
+            }
+            Captured::AuditRow(row) => {
+                let accepted = self.enrich.as_mut().is_some_and(|e| e.push_audit_row(&row));
+                if accepted {
+                    return Ok(());
+                }
+                let id = row
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                self.dead_letter_malformed(
+                    unit,
+                    Malformed {
+                        aggregate: id.clone(),
+                        id,
+                        reason: "audit row handed to enrichment, but enrichment is not configured"
+                            .into(),
+                        commit_lsn: self.tx.map(|(t, _)| t.commit_lsn).unwrap_or_default(),
+                        raw: serde_json::Value::Object(row),
+                    },
+                )
             }
             Captured::Malformed(m) => self.dead_letter_malformed(unit, m),
         }
@@ -572,6 +715,35 @@ impl RunState<'_> {
         }
         Ok(())
     }
+}
+
+/// A decoded tuple as (column, text or null); bytes that are not UTF-8 are replaced.
+fn text_row(rel: &pgoutput::Relation, t: &pgoutput::TupleData) -> Vec<(String, Option<String>)> {
+    rel.columns
+        .iter()
+        .zip(t.0.iter())
+        .filter_map(|(c, v)| {
+            let value = match v {
+                pgoutput::ColumnValue::Null => None,
+                pgoutput::ColumnValue::Text(b) | pgoutput::ColumnValue::Binary(b) => {
+                    Some(String::from_utf8_lossy(b).into_owned())
+                }
+                pgoutput::ColumnValue::UnchangedToast => return None,
+            };
+            Some((c.name.clone(), value))
+        })
+        .collect()
+}
+
+fn json_row(row: Vec<(String, Option<String>)>) -> serde_json::Map<String, serde_json::Value> {
+    row.into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.map_or(serde_json::Value::Null, serde_json::Value::String),
+            )
+        })
+        .collect()
 }
 
 fn dead_letter_for(event: &OutboundEvent, sink: &str, reason: String) -> DeadLetterRecord {

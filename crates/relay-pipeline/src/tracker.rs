@@ -7,7 +7,7 @@
 //! holds it back (DESIGN.md invariants 1 and 3). When nothing read is unresolved, an idle
 //! position (a keepalive's `wal_end`) may be confirmed so an idle table pins no WAL.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// Identifies an ack unit; increases with commit order.
 pub type UnitId = u64;
@@ -27,6 +27,8 @@ pub struct Tracker {
     confirmed: u64,
     inflight_pairs: u64,
     inflight_bytes: u64,
+    /// resolver unit → held units to release once the resolver is resolved.
+    waiters: HashMap<UnitId, Vec<UnitId>>,
 }
 
 impl Tracker {
@@ -62,6 +64,54 @@ impl Tracker {
         if let Some(u) = self.unit(id) {
             u.end_lsn = Some(end_lsn);
         }
+        self.fire_waiters(id);
+    }
+
+    /// Hold `id` unresolved (e.g. a captured delete waiting for its audit row) until
+    /// [`Tracker::release`] or a resolver registered with [`Tracker::release_when`].
+    pub fn hold(&mut self, id: UnitId) {
+        if let Some(u) = self.unit(id) {
+            u.pending += 1;
+        }
+    }
+
+    /// Release one hold of `id`.
+    pub fn release(&mut self, id: UnitId) {
+        let mut done = false;
+        if let Some(u) = self.unit(id) {
+            if u.pending > 0 {
+                u.pending -= 1;
+                done = u.pending == 0 && u.end_lsn.is_some();
+            }
+        }
+        if done {
+            self.fire_waiters(id);
+        }
+    }
+
+    /// Release one hold of `held` once `resolver` is resolved (at once if it already is).
+    pub fn release_when(&mut self, held: UnitId, resolver: UnitId) {
+        if held == resolver || self.is_resolved(resolver) {
+            self.release(held);
+        } else {
+            self.waiters.entry(resolver).or_default().push(held);
+        }
+    }
+
+    fn is_resolved(&mut self, id: UnitId) -> bool {
+        if id < self.base {
+            return true;
+        }
+        self.unit(id)
+            .is_none_or(|u| u.pending == 0 && u.end_lsn.is_some())
+    }
+
+    fn fire_waiters(&mut self, id: UnitId) {
+        if self.waiters.contains_key(&id) && self.is_resolved(id) {
+            for held in self.waiters.remove(&id).unwrap_or_default() {
+                self.release(held);
+            }
+        }
     }
 
     /// One (event, sink) pair of `id` has its final outcome.
@@ -76,6 +126,7 @@ impl Tracker {
         if released {
             self.inflight_pairs -= 1;
             self.inflight_bytes = self.inflight_bytes.saturating_sub(bytes);
+            self.fire_waiters(id);
         }
     }
 
@@ -163,6 +214,31 @@ mod tests {
         assert_eq!(t.advance(), Some(50));
         assert_eq!(t.confirm_idle(500), Some(500));
         assert_eq!(t.confirm_idle(400), None, "never backwards");
+    }
+
+    #[test]
+    fn a_held_unit_waits_for_its_resolver() {
+        let mut t = Tracker::new();
+        let delete = t.open();
+        t.hold(delete);
+        t.close(delete, 10);
+        let event = t.open();
+        t.add(event, 1, 5);
+        t.close(event, 20);
+        t.release_when(delete, event);
+        assert_eq!(
+            t.advance(),
+            None,
+            "the delete is held until the event is acked"
+        );
+        t.resolve(event, 5);
+        assert_eq!(t.advance(), Some(20));
+        // a hold released at once when delete and event share a transaction
+        let both = t.open();
+        t.hold(both);
+        t.release_when(both, both);
+        t.close(both, 30);
+        assert_eq!(t.advance(), Some(30));
     }
 
     #[test]

@@ -15,8 +15,10 @@
 //! Keepalives are answered by the client; their `wal_end` is handed to the pipeline so an
 //! idle audit table never pins WAL.
 
+mod query;
 mod settings;
 
+pub use query::QueryConnectError;
 pub use settings::{ConnectionSettings, SettingsError, TlsMode};
 
 use pgwire_replication::{
@@ -54,10 +56,10 @@ pub enum SourceError {
     SlotInUse { slot: String, detail: String },
     #[error(
         "replication slot \"{slot}\" does not exist: create it with \
-         SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput'); (see sql/03_slot.sql)"
+         SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput'); (see sql/04_slot.sql)"
     )]
     SlotMissing { slot: String },
-    #[error("publication problem: {0} (see sql/02_publication.sql; run `outbox-relay check`)")]
+    #[error("publication problem: {0} (see sql/02_publication.sql and sql/03_enrichment.sql; publications must exist before the slot; run `outbox-relay check`)")]
     Publication(String),
     #[error("authentication failed for the replication connection: {0}")]
     Auth(String),

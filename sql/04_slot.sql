@@ -1,5 +1,5 @@
 -- =============================================================================
--- Outbox Relay — 03_slot.sql
+-- Outbox Relay — 04_slot.sql
 -- The logical replication slot the relay reads from.
 --
 -- THIS STATEMENT MUST RUN ALONE (its own file / its own transaction):
@@ -7,7 +7,7 @@
 --   ERROR: cannot create logical replication slot in transaction that has performed writes
 -- if the same transaction already changed anything — so it cannot share a
 -- batch with 01_role.sql or 02_publication.sql. Run it after them:
---     psql "$URL" -v ON_ERROR_STOP=1 -f sql/03_slot.sql
+--     psql "$URL" -v ON_ERROR_STOP=1 -f sql/04_slot.sql
 -- Run it as the relay's role (outbox_relay has REPLICATION) or as a superuser,
 -- connected to the portal's database: a logical slot belongs to ONE database.
 --

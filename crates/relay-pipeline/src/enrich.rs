@@ -1,0 +1,349 @@
+//! The enrich stage for the portal profile, between capture and the lanes:
+//!
+//! ```text
+//! capture ─► audit rows, captured deletes, input_ports updates ─► **enrich** ─► lanes
+//! ```
+//!
+//! Audit rows of a transaction are collected and enriched together at its commit (or
+//! every `batch` rows of a large transaction) with the catalog's batched lookups, on an
+//! ordinary connection. A lookup that fails for a retryable reason is retried with
+//! backoff on a fresh connection while the transaction stays unresolved: the LSN does not
+//! move. Deletes of the catalog's domain tables are kept as tombstones (last known state
+//! for removal events) and hold their transaction's ack unit until the audit row that
+//! explains them has been delivered, or until `delete_hold` passes, after which the
+//! removal is emitted from the tombstone with a marker. Because the held transaction is
+//! not confirmed, a restart replays the delete: nothing has to be persisted.
+
+use futures::future::BoxFuture;
+use relay_catalog::{
+    access_expired_record, cascade_removed_records, now_rfc3339, orphan_removed_record,
+    resolved_tombstones, AuditRecord, Enricher, EnvelopeContext, Tombstones,
+};
+use relay_events::{format_lsn, pg_micros_to_rfc3339, OutboundEvent, TxContext};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::tracker::UnitId;
+
+/// Opens a lookup connection (the binary supplies one with the source's settings).
+pub type Connector =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<tokio_postgres::Client, String>> + Send + Sync>;
+
+/// How the enrich stage runs.
+#[derive(Clone)]
+pub struct EnrichConfig {
+    pub connector: Connector,
+    /// How long a captured delete waits for its audit row before it is emitted alone.
+    pub delete_hold: Duration,
+    /// Audit rows enriched together at most (a large transaction is enriched in chunks).
+    pub batch: usize,
+    /// CloudEvents `source`.
+    pub source: String,
+    /// Schema of the portal's tables.
+    pub schema: String,
+}
+
+/// An enrichment failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrichFatal {
+    /// Schema or grants: the relay stops.
+    #[error("enrichment lookup `{query}` failed: {message} (check the portal schema and the SELECT grants of sql/03_enrichment.sql)")]
+    Query {
+        query: &'static str,
+        message: String,
+    },
+    /// The database did not answer lookups after a few quick retries: the run ends and
+    /// the relay reconnects with backoff, replaying from the confirmed position.
+    #[error("enrichment lookups unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Quick in-place attempts before a lookup failure ends the run (which releases the
+/// replication connection, so a shutting-down server is not held up by it).
+const QUICK_ATTEMPTS: u32 = 3;
+
+struct Held {
+    unit: UnitId,
+    table: String,
+    id: String,
+    commit_lsn: u64,
+    deadline: Instant,
+}
+
+enum LookupFailure {
+    Retryable(String),
+    Fatal(EnrichFatal),
+}
+
+pub(crate) struct EnrichState {
+    cfg: EnrichConfig,
+    enricher: Enricher,
+    client: Option<tokio_postgres::Client>,
+    pub(crate) tombstones: Tombstones,
+    held: Vec<Held>,
+    records: Vec<AuditRecord>,
+    delete_tables: HashSet<&'static str>,
+}
+
+impl EnrichState {
+    pub(crate) fn new(cfg: EnrichConfig) -> Self {
+        let enricher = Enricher::default();
+        let delete_tables = enricher
+            .catalog()
+            .tables_to_capture_deletes()
+            .iter()
+            .copied()
+            .collect();
+        Self {
+            cfg,
+            enricher,
+            client: None,
+            tombstones: Tombstones::new(),
+            held: Vec::new(),
+            records: Vec::new(),
+            delete_tables,
+        }
+    }
+
+    pub(crate) fn batch_full(&self) -> bool {
+        self.records.len() >= self.cfg.batch.max(1)
+    }
+
+    pub(crate) fn push_audit_row(
+        &mut self,
+        row: &serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        match AuditRecord::from_row(row) {
+            Some(r) => {
+                self.records.push(r);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A delete of a domain table: keep its last state and hold the transaction.
+    /// Returns whether the unit must be held.
+    pub(crate) fn on_delete(
+        &mut self,
+        unit: UnitId,
+        tx: &TxContext,
+        schema: &str,
+        table: &str,
+        row: Vec<(String, Option<String>)>,
+    ) -> bool {
+        if schema != self.cfg.schema || !self.delete_tables.contains(table) {
+            return false;
+        }
+        let id = row
+            .iter()
+            .find(|(k, _)| k == "id")
+            .and_then(|(_, v)| v.clone())
+            .unwrap_or_default();
+        if !self
+            .tombstones
+            .insert_old_tuple(table, row.iter().map(|(k, v)| (k.as_str(), v.clone())))
+        {
+            return false;
+        }
+        self.held.push(Held {
+            unit,
+            table: table.to_string(),
+            id,
+            commit_lsn: tx.commit_lsn,
+            deadline: Instant::now() + self.cfg.delete_hold,
+        });
+        true
+    }
+
+    /// An update of `input_ports`: access expiry is a derived event.
+    pub(crate) fn on_update(
+        &mut self,
+        tx: &TxContext,
+        schema: &str,
+        table: &str,
+        new: &serde_json::Map<String, serde_json::Value>,
+        old: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) {
+        if schema != self.cfg.schema || table != "input_ports" {
+            return;
+        }
+        let expired = |m: &serde_json::Map<String, serde_json::Value>| {
+            m.get("status")
+                .and_then(|v| v.as_str())
+                .is_some_and(|s| s.eq_ignore_ascii_case("EXPIRED"))
+        };
+        if expired(new) && !old.is_some_and(expired) {
+            self.records.push(access_expired_record(new, tx.commit_lsn));
+        }
+    }
+
+    /// Enrich the collected records of the open transaction (and their cascades);
+    /// returns the events and the holds their delivery releases.
+    pub(crate) async fn flush(
+        &mut self,
+        tx: &TxContext,
+        retry: crate::Backoff,
+    ) -> Result<(Vec<OutboundEvent>, Vec<UnitId>), EnrichFatal> {
+        let mut records = std::mem::take(&mut self.records);
+        if records.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let cascades: Vec<AuditRecord> = records
+            .iter()
+            .filter(|r| r.name == "data_product_removed")
+            .filter_map(|r| r.subject_id.clone())
+            .flat_map(|product| cascade_removed_records(&product, &self.tombstones, tx.commit_lsn))
+            .collect();
+        records.extend(cascades);
+        let events = self
+            .enrich(&records, tx.commit_lsn, tx.commit_time_micros, retry)
+            .await?;
+        // The holds these records account for are released once they are delivered.
+        let mut released = Vec::new();
+        for r in &records {
+            for (table, id) in resolved_tombstones(r, &self.tombstones) {
+                self.held.retain(|h| {
+                    if h.table == table && h.id == id {
+                        released.push(h.unit);
+                        false
+                    } else {
+                        true
+                    }
+                });
+                self.tombstones.remove(&table, &id);
+            }
+        }
+        Ok((events, released))
+    }
+
+    /// Captured deletes whose hold expired: emitted alone, from the tombstone.
+    /// Returns (held unit, events to dispatch into it).
+    pub(crate) async fn expire(
+        &mut self,
+        now: Instant,
+        retry: crate::Backoff,
+    ) -> Result<Vec<(UnitId, Vec<OutboundEvent>)>, EnrichFatal> {
+        let (expired, kept): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.deadline <= now);
+        self.held = kept;
+        let mut out = Vec::new();
+        for h in expired {
+            let Some(row) = self.tombstones.get(&h.table, &h.id).cloned() else {
+                out.push((h.unit, Vec::new()));
+                continue;
+            };
+            let mut records: Vec<AuditRecord> = orphan_removed_record(&h.table, &row, h.commit_lsn)
+                .into_iter()
+                .collect();
+            if h.table == "abstract_data_products" {
+                records.extend(cascade_removed_records(
+                    &h.id,
+                    &self.tombstones,
+                    h.commit_lsn,
+                ));
+            }
+            tracing::warn!(
+                table = %h.table,
+                id = %h.id,
+                delete_commit = %format_lsn(h.commit_lsn),
+                emitted = records.len(),
+                "a captured delete got no audit row within capture.delete_hold; emitting it from its last known state"
+            );
+            let events = if records.is_empty() {
+                Vec::new()
+            } else {
+                self.enrich(&records, h.commit_lsn, 0, retry).await?
+            };
+            self.tombstones.remove(&h.table, &h.id);
+            out.push((h.unit, events));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn has_holds(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// One attempt: (re)connect if needed, then the batched lookups.
+    async fn lookup(
+        &mut self,
+        records: &[AuditRecord],
+    ) -> Result<Vec<relay_catalog::BusinessEvent>, LookupFailure> {
+        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+            let client = (self.cfg.connector)().await.map_err(|e| {
+                LookupFailure::Retryable(format!("cannot connect for lookups: {e}"))
+            })?;
+            self.client = Some(client);
+        }
+        let Some(client) = self.client.as_ref() else {
+            return Err(LookupFailure::Retryable("no lookup connection".into()));
+        };
+        match self
+            .enricher
+            .enrich(client, records, &self.tombstones)
+            .await
+        {
+            Ok(events) => Ok(events),
+            Err(e) if e.is_retryable() => Err(LookupFailure::Retryable(e.to_string())),
+            Err(e) => Err(LookupFailure::Fatal(EnrichFatal::Query {
+                query: e.query(),
+                message: e.to_string(),
+            })),
+        }
+    }
+
+    async fn enrich(
+        &mut self,
+        records: &[AuditRecord],
+        commit_lsn: u64,
+        commit_time_micros: i64,
+        retry: crate::Backoff,
+    ) -> Result<Vec<OutboundEvent>, EnrichFatal> {
+        let mut delay = retry.initial;
+        let mut attempt = 0;
+        let business = loop {
+            attempt += 1;
+            let failure = match self.lookup(records).await {
+                Ok(events) => break events,
+                Err(LookupFailure::Fatal(f)) => return Err(f),
+                Err(LookupFailure::Retryable(why)) => why,
+            };
+            self.client = None;
+            if attempt >= QUICK_ATTEMPTS {
+                return Err(EnrichFatal::Unavailable(failure));
+            }
+            tracing::warn!(error = %failure, retry_in = ?delay, "enrichment lookup failed; retrying (the confirmed LSN waits)");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(retry.max);
+        };
+        let time = if commit_time_micros == 0 {
+            now_rfc3339()
+        } else {
+            pg_micros_to_rfc3339(commit_time_micros)
+        };
+        let enriched_at = now_rfc3339();
+        Ok(business
+            .into_iter()
+            .map(|ev| {
+                let envelope = ev.to_cloudevent(&EnvelopeContext {
+                    source: &self.cfg.source,
+                    time: &time,
+                    commit_lsn,
+                    enriched_at: &enriched_at,
+                });
+                OutboundEvent {
+                    body: serde_json::to_vec(&envelope).unwrap_or_default().into(),
+                    id: ev.id,
+                    aggregate: ev.subject,
+                    kind: ev.event_type,
+                    route: ev.route,
+                    commit_lsn,
+                }
+            })
+            .collect())
+    }
+}
