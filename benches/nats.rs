@@ -78,7 +78,10 @@ async fn relay_drain(aggregates: Option<u64>, n: u64, nats_url: &str) -> (Durati
             .unwrap();
     }
     let cfg = Config::parse(
-        &format!("[source]\nurl = \"{}\"\n\n[[sinks]]\nname = \"x\"\ntype = \"null\"\n", db.relay_url()),
+        &format!(
+            "[source]\nurl = \"{}\"\n\n[[sinks]]\nname = \"x\"\ntype = \"null\"\n",
+            db.relay_url()
+        ),
         "bench",
         &|_| None,
     )
@@ -97,7 +100,10 @@ async fn relay_drain(aggregates: Option<u64>, n: u64, nats_url: &str) -> (Durati
         tokio::spawn(async move { relay.run(stop_rx).await })
     };
     while metrics.events_acked.load(Ordering::Relaxed) < n {
-        assert!(start.elapsed() < Duration::from_secs(900), "relay did not drain");
+        assert!(
+            start.elapsed() < Duration::from_secs(900),
+            "relay did not drain"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let took = start.elapsed();
@@ -108,7 +114,10 @@ async fn relay_drain(aggregates: Option<u64>, n: u64, nats_url: &str) -> (Durati
 
 #[tokio::main]
 async fn main() {
-    let n: u64 = std::env::var("BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(50_000);
+    let n: u64 = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50_000);
     let nats = NatsServer::start();
     let raw = raw_publish(&nats.url(), n).await;
     let (distinct, _) = relay_drain(None, n, &nats.url()).await;
@@ -117,7 +126,10 @@ async fn main() {
     let base = rate(n, raw);
     println!("\nNATS JetStream delivery, {n} events (same run, same nats-server, file storage)");
     println!("{:<52} {:>10} {:>9}", "path", "events/s", "vs raw");
-    println!("{:<52} {:>10.0} {:>8.2}x", "raw async-nats publish + ack (1024 in flight) (base)", base, 1.0);
+    println!(
+        "{:<52} {:>10.0} {:>8.2}x",
+        "raw async-nats publish + ack (1024 in flight) (base)", base, 1.0
+    );
     println!(
         "{:<52} {:>10.0} {:>8.2}x",
         "audit rows → relay → JetStream ack, distinct subjects",
