@@ -79,7 +79,7 @@ async fn relay_drain(aggregates: Option<u64>, n: u64, nats_url: &str) -> (Durati
     }
     let cfg = Config::parse(
         &format!(
-            "[source]\nurl = \"{}\"\n\n[[sinks]]\nname = \"x\"\ntype = \"null\"\n",
+            "[source]\nurl = \"{}\"\n\n[capture]\nenrich = false\n\n[[sinks]]\nname = \"x\"\ntype = \"null\"\n",
             db.relay_url()
         ),
         "bench",

@@ -46,10 +46,11 @@ async fn drain_with_relay(
     slot: &str,
     sink: Arc<dyn Sink>,
     rows: u64,
+    enrich: bool,
 ) -> Duration {
     let text = format!(
         "[source]\nurl = \"postgres://outbox_relay:{PASSWORD}@127.0.0.1:{}/portal\"\nslot = \"{slot}\"\n\n\
-         [[sinks]]\nname = \"x\"\ntype = \"null\"\n",
+         [capture]\nenrich = {enrich}\n\n[[sinks]]\nname = \"x\"\ntype = \"null\"\n",
         cluster.port()
     );
     let cfg = Config::parse(&text, "bench", &|_| None).expect("config");
@@ -109,7 +110,10 @@ async fn main() {
     db.batch_execute(outbox_relay::demo::SQL_PUBLICATION)
         .await
         .unwrap();
-    for slot in ["outbox_relay", "relay_file", "baseline"] {
+    db.batch_execute(outbox_relay::demo::SQL_ENRICHMENT)
+        .await
+        .unwrap();
+    for slot in ["outbox_relay", "relay_file", "relay_enrich", "baseline"] {
         db.batch_execute(&format!(
             "SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')"
         ))
@@ -121,13 +125,24 @@ async fn main() {
     )
     .await
     .unwrap();
+    // 1,000 data products for the audit rows to name, so lookups find real rows.
+    db.batch_execute(
+        "INSERT INTO domains(id, name) VALUES ('dddddddd-0000-4000-8000-000000000001', 'Finance');
+         INSERT INTO abstract_data_products(id, name, namespace, domain_id)
+           SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'Product ' || g, 'product-' || g,
+                  'dddddddd-0000-4000-8000-000000000001' FROM generate_series(1, 1000) g;
+         INSERT INTO data_products(id) SELECT id FROM abstract_data_products;",
+    )
+    .await
+    .unwrap();
     eprintln!("bench: inserting {rows} audit rows in {per_tx}-row transactions …");
-    for _ in 0..rows / per_tx {
+    for t in 0..rows / per_tx {
         db.execute(
             "INSERT INTO events(id, name, subject_type, subject_id, actor_id)
-             SELECT gen_random_uuid(), 'data_product_updated', 'DATA_PRODUCT', gen_random_uuid(),
-                    'aaaaaaaa-0000-4000-8000-000000000001' FROM generate_series(1, 100)",
-            &[],
+             SELECT gen_random_uuid(), 'data_product_updated', 'DATA_PRODUCT',
+                    ('00000000-0000-4000-8000-' || lpad((1 + (g + $1::bigint) % 1000)::text, 12, '0'))::uuid,
+                    'aaaaaaaa-0000-4000-8000-000000000001' FROM generate_series(1::bigint, 100::bigint) g",
+            &[&((t * per_tx) as i64)],
         )
         .await
         .unwrap();
@@ -165,34 +180,48 @@ async fn main() {
     assert!(status.success(), "pg_recvlogical failed");
     let baseline = start.elapsed();
 
-    // 2. relay → null sink; 3. relay → file sink (fsync per batch)
+    // 2. relay → null sink; 3. relay → file sink (fsync per batch); 4. with enrichment
     let null = drain_with_relay(
         &cluster,
         "outbox_relay",
         Arc::new(NullSink::new("null")),
         rows,
+        false,
     )
     .await;
     let file_path = cluster.root().join("bench.jsonl");
     let file_sink = Arc::new(FileSink::open("file", &file_path).expect("file sink"));
-    let file = drain_with_relay(&cluster, "relay_file", file_sink, rows).await;
+    let file = drain_with_relay(&cluster, "relay_file", file_sink, rows, false).await;
+    let enriched = drain_with_relay(
+        &cluster,
+        "relay_enrich",
+        Arc::new(NullSink::new("null")),
+        rows,
+        true,
+    )
+    .await;
 
     let rate = |d: Duration| rows as f64 / d.as_secs_f64();
     println!(
         "\nthroughput, {rows} audit rows in {per_tx}-row transactions (same run, same backlog)"
     );
-    println!("{:<34} {:>12} {:>10}", "reader", "rows/s", "vs base");
+    println!("{:<36} {:>12} {:>10}", "reader", "rows/s", "vs base");
     for (name, d) in [
         ("pg_recvlogical → /dev/null (base)", baseline),
         ("relay → null sink", null),
         ("relay → file sink (fsync)", file),
+        ("relay + enrichment → null sink", enriched),
     ] {
         println!(
-            "{name:<34} {:>12.0} {:>9.2}x",
+            "{name:<36} {:>12.0} {:>9.2}x",
             rate(d),
             rate(d) / rate(baseline)
         );
     }
+    println!(
+        "enrichment (batched lookups per transaction) vs the same stream without: {:.2}x",
+        rate(enriched) / rate(null)
+    );
     println!(
         "peak RSS of the bench process (relay + harness): {} MiB",
         peak_rss_mib()

@@ -1,0 +1,319 @@
+//! Issue 4 through the real binary: enriched business events, removals carrying the
+//! last known state across a relay restart, access expiry with replay-stable ids, and
+//! every emitted event valid against its published JSON Schema.
+
+use outbox_relay_tests::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+const P: &str = "0b6f1c2e-0000-4000-8000-00000000000a"; // producing data product
+const Q: &str = "0b6f1c2e-0000-4000-8000-00000000000b"; // consuming data product
+const D: &str = "0b6f1c2e-0000-4000-8000-00000000000c"; // output port of P
+const A: &str = "0b6f1c2e-0000-4000-8000-00000000000d"; // technical asset of P
+const C: &str = "0b6f1c2e-0000-4000-8000-00000000000e"; // its S3 configuration
+const I: &str = "0b6f1c2e-0000-4000-8000-00000000000f"; // access link Q → D
+
+fn domain_sql() -> String {
+    format!(
+        "INSERT INTO domains(id, name) VALUES ('0b6f1c2e-0000-4000-8000-000000000001', 'Finance');
+         INSERT INTO platforms(id, name) VALUES ('0b6f1c2e-0000-4000-8000-000000000002', 'AWS');
+         INSERT INTO platform_services(id, platform_id, name) VALUES
+            ('0b6f1c2e-0000-4000-8000-000000000003', '0b6f1c2e-0000-4000-8000-000000000002', 'S3');
+         INSERT INTO abstract_data_products(id, name, namespace, status, domain_id) VALUES
+            ('{P}', 'Revenue', 'revenue', 'active', '0b6f1c2e-0000-4000-8000-000000000001'),
+            ('{Q}', 'Forecast', 'forecast', 'active', '0b6f1c2e-0000-4000-8000-000000000001');
+         INSERT INTO data_products(id) VALUES ('{P}'), ('{Q}');
+         INSERT INTO datasets(id, namespace, name, data_product_id) VALUES ('{D}', 'revenue-daily', 'Revenue daily', '{P}');
+         INSERT INTO data_output_configurations(id, configuration_type) VALUES ('{C}', 'S3TechnicalAssetConfiguration');
+         INSERT INTO s3_technical_asset_configurations(id, bucket, suffix, path) VALUES ('{C}', 'datalake', 'revenue', 'daily');
+         INSERT INTO data_outputs(id, namespace, name, platform_id, service_id, owner_id, configuration_id) VALUES
+            ('{A}', 'revenue-s3', 'Revenue on S3', '0b6f1c2e-0000-4000-8000-000000000002',
+             '0b6f1c2e-0000-4000-8000-000000000003', '{P}', '{C}');
+         INSERT INTO input_ports(id, consuming_abstract_data_product_id, dataset_id, status) VALUES ('{I}', '{Q}', '{D}', 'APPROVED');"
+    )
+}
+
+async fn audit(db: &TestDb, name: &str, subject: (&str, &str), target: Option<(&str, &str)>) {
+    let (tt, ti) = target.map_or((None, None), |(t, i)| {
+        (Some(t.to_string()), Some(i.to_string()))
+    });
+    db.admin
+        .execute(
+            "INSERT INTO events(id, name, subject_type, subject_id, target_type, target_id, actor_id)
+             VALUES (gen_random_uuid(), $1, $2, $3::text::uuid, $4, $5::text::uuid, $6::text::uuid)",
+            &[&name, &subject.0, &subject.1, &tt, &ti, &ACTOR],
+        )
+        .await
+        .unwrap();
+}
+
+fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, k| match k.parse::<usize>() {
+        Ok(i) => &v[i],
+        Err(_) => &v[k],
+    })
+}
+
+/// Every event validates against docs/schemas/<type>.json (an independent validator).
+fn assert_valid(events: &[Value]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schemas");
+    let mut validators: HashMap<String, jsonschema::Validator> = HashMap::new();
+    for e in events {
+        let ty = e["type"].as_str().unwrap().to_string();
+        let v = validators.entry(ty.clone()).or_insert_with(|| {
+            let schema: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join(format!("{ty}.json")))
+                    .unwrap_or_else(|_| panic!("no schema for {ty}")),
+            )
+            .unwrap();
+            jsonschema::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .unwrap()
+        });
+        let errors: Vec<String> = v
+            .iter_errors(e)
+            .map(|err| format!("{} at {}", err, err.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{ty} event {} does not match its schema: {errors:?}",
+            e["id"]
+        );
+    }
+}
+
+fn relay_config(db: &TestDb, out: &std::path::Path) -> std::path::PathBuf {
+    db.config(
+        "relay",
+        &format!(
+            "[capture]\ndelete_hold = \"5m\"\n\n[[sinks]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\n",
+            out.display()
+        ),
+    )
+}
+
+fn of_type<'a>(lines: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["type"] == ty).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_product_removed_with_children_across_a_restart_carries_their_last_state() {
+    let db = TestDb::start(Setup::default()).await;
+    db.admin.batch_execute(&domain_sql()).await.unwrap();
+    let out = db.path("events.jsonl");
+    let cfg = relay_config(&db, &out);
+    let log = db.path("relay.log");
+    let mut relay = RelayProcess::run(&cfg, &log);
+
+    // Created, the way the portal commits it: the change first, the audit row later.
+    audit(&db, "data_product_created", ("DATA_PRODUCT", P), None).await;
+    audit(
+        &db,
+        "data_product_dataset_link_approved",
+        ("DATASET", D),
+        Some(("DATA_PRODUCT", Q)),
+    )
+    .await;
+    wait_until(Duration::from_secs(60), "two enriched events", || async {
+        read_jsonl(&out).len() >= 2
+    })
+    .await;
+    let lines = read_jsonl(&out);
+    let created = &lines[0];
+    assert_eq!(created["type"], "portal.data_product.created.v1");
+    assert_eq!(created["subject"], P);
+    assert_eq!(at(created, "data.data_product.name"), "Revenue");
+    assert_eq!(at(created, "data.data_product.domain.name"), "Finance");
+    assert_eq!(created["auditname"], "data_product_created");
+    assert!(created["enrichedat"].is_string());
+    let approved = &lines[1];
+    assert_eq!(approved["type"], "portal.access.approved.v1");
+    assert_eq!(
+        approved["subject"], I,
+        "access events are about the access link"
+    );
+    assert_eq!(at(approved, "data.access.consumer.name"), "Forecast");
+    assert_eq!(
+        at(approved, "data.access.output_port.namespace"),
+        "revenue-daily"
+    );
+    assert_eq!(at(approved, "data.access.status"), "approved");
+
+    // The product is deleted (its children in cascade) ...
+    db.admin
+        .batch_execute(&format!(
+            "DELETE FROM abstract_data_products WHERE id = '{P}'"
+        ))
+        .await
+        .unwrap();
+    let after_delete = db.current_wal_lsn().await;
+    // ... the relay reads the delete (a later marker event arrives), holds it ...
+    audit(&db, "data_product_updated", ("DATA_PRODUCT", Q), None).await;
+    wait_until(
+        Duration::from_secs(60),
+        "marker after the delete",
+        || async { read_jsonl(&out).len() >= 3 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // a few status intervals
+    assert!(
+        db.confirmed_flush_lsn().await < after_delete,
+        "the held delete keeps the slot before it"
+    );
+    // ... and dies before the audit row of the removal commits.
+    relay.kill9();
+    wait_until(Duration::from_secs(30), "slot released", || async {
+        !db.slot_active().await
+    })
+    .await;
+    audit(&db, "data_product_removed", ("DATA_PRODUCT", P), None).await;
+
+    let _relay = RelayProcess::run(&cfg, &log);
+    wait_until(
+        Duration::from_secs(60),
+        "the removal and its cascade",
+        || async {
+            let lines = read_jsonl(&out);
+            !of_type(&lines, "portal.data_product.removed.v1").is_empty()
+                && !of_type(&lines, "portal.technical_asset.removed.v1").is_empty()
+                && !of_type(&lines, "portal.output_port.removed.v1").is_empty()
+        },
+    )
+    .await;
+    let lines = read_jsonl(&out);
+    let removed = of_type(&lines, "portal.data_product.removed.v1")[0];
+    assert_eq!(removed["subject"], P);
+    assert_eq!(at(removed, "data.state"), "last_known", "{removed}");
+    assert_eq!(at(removed, "data.data_product.name"), "Revenue");
+    assert_eq!(at(removed, "data.data_product.namespace"), "revenue");
+    assert_eq!(at(removed, "data.data_product.status"), "removed");
+    let asset = of_type(&lines, "portal.technical_asset.removed.v1")[0];
+    assert_eq!(asset["subject"], A);
+    assert_eq!(at(asset, "data.technical_asset.namespace"), "revenue-s3");
+    assert_eq!(
+        at(asset, "data.technical_asset.configuration.bucket"),
+        "datalake"
+    );
+    assert_eq!(
+        at(asset, "data.technical_asset.configuration.path"),
+        "daily"
+    );
+    assert_eq!(
+        at(asset, "data.technical_asset.data_product.name"),
+        "Revenue"
+    );
+    let port = of_type(&lines, "portal.output_port.removed.v1")[0];
+    assert_eq!(port["subject"], D);
+    assert_eq!(at(port, "data.output_port.namespace"), "revenue-daily");
+    let access = of_type(&lines, "portal.access.removed.v1");
+    assert!(
+        access.iter().any(|a| a["subject"] == I),
+        "the access link went with its port: {access:?}"
+    );
+    assert_valid(&lines);
+    // Everything delivered: the slot moves past the delete now.
+    let end = db.current_wal_lsn().await;
+    wait_until(
+        Duration::from_secs(30),
+        "slot confirmed past the removal",
+        || async { db.confirmed_flush_lsn().await >= end },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_expiry_is_an_event_with_the_same_id_on_replay() {
+    let db = TestDb::start(Setup::default()).await;
+    db.admin.batch_execute(&domain_sql()).await.unwrap();
+    // A copy of the slot, made before anything happens, replays the same WAL later.
+    db.admin
+        .batch_execute(
+            "SELECT pg_copy_logical_replication_slot('outbox_relay', 'outbox_relay_copy')",
+        )
+        .await
+        .unwrap();
+    let out = db.path("events.jsonl");
+    let cfg = relay_config(&db, &out);
+    let mut relay = RelayProcess::run(&cfg, &db.path("relay.log"));
+    // The portal's background job: not audited.
+    db.admin
+        .batch_execute(&format!(
+            "UPDATE input_ports SET status = 'EXPIRED' WHERE id = '{I}'"
+        ))
+        .await
+        .unwrap();
+    // Other updates of input_ports are not expiry.
+    db.admin
+        .batch_execute(&format!(
+            "UPDATE input_ports SET status = 'EXPIRED' WHERE id = '{I}'"
+        ))
+        .await
+        .unwrap();
+    audit(&db, "data_product_updated", ("DATA_PRODUCT", Q), None).await;
+    wait_until(Duration::from_secs(60), "expiry and the marker", || async {
+        read_jsonl(&out).len() >= 2
+    })
+    .await;
+    let lines = read_jsonl(&out);
+    let expired = of_type(&lines, "portal.access.expired.v1");
+    assert_eq!(
+        expired.len(),
+        1,
+        "one expiry, not one per update: {lines:?}"
+    );
+    let e = expired[0];
+    assert_eq!(e["subject"], I);
+    assert_eq!(at(e, "data.access.status"), "expired");
+    assert_eq!(at(e, "data.access.consumer.name"), "Forecast");
+    assert!(e.get("auditname").is_none(), "derived: no audit row");
+    assert_valid(&lines);
+
+    relay.kill9();
+    wait_until(Duration::from_secs(30), "slot released", || async {
+        !db.slot_active().await
+    })
+    .await;
+    let replay_out = db.path("replay.jsonl");
+    let replay_cfg = db.path("replay.toml");
+    std::fs::write(
+        &replay_cfg,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("slot = \"outbox_relay\"", "slot = \"outbox_relay_copy\"")
+            .replace(out.to_str().unwrap(), replay_out.to_str().unwrap()),
+    )
+    .unwrap();
+    let _replay = RelayProcess::run(&replay_cfg, &db.path("replay.log"));
+    wait_until(Duration::from_secs(60), "replayed", || async {
+        read_jsonl(&replay_out).len() >= 2
+    })
+    .await;
+    let replayed = read_jsonl(&replay_out);
+    assert_eq!(
+        of_type(&replayed, "portal.access.expired.v1")[0]["id"],
+        e["id"],
+        "same WAL, same id"
+    );
+    assert_eq!(ids_of(&replayed), ids_of(&lines));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_names_and_missing_entities_are_delivered_with_a_marker() {
+    let db = TestDb::start(Setup::default()).await;
+    let out = db.path("events.jsonl");
+    let _relay = RelayProcess::run(&relay_config(&db, &out), &db.path("relay.log"));
+    audit(&db, "data_product_teleported", ("DATA_PRODUCT", P), None).await;
+    audit(&db, "dataset_updated", ("DATASET", D), None).await;
+    wait_until(Duration::from_secs(60), "two events", || async {
+        read_jsonl(&out).len() >= 2
+    })
+    .await;
+    let lines = read_jsonl(&out);
+    assert_eq!(lines[0]["type"], "portal.unknown.v1");
+    assert_eq!(lines[0]["auditname"], "data_product_teleported");
+    assert_eq!(lines[1]["type"], "portal.output_port.updated.v1");
+    assert_eq!(at(&lines[1], "data.enrichment.status"), "entity_not_found");
+    assert_valid(&lines[1..]);
+}
