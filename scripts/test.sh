@@ -22,6 +22,10 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 step "docker-compose.yml against the Compose Specification (and hadolint); the NATS test's Python venv"
 scripts/validate-compose.sh
 tests/consumer/install.sh >/dev/null
+if [ ! -d docs/node_modules/@asyncapi/parser ]; then
+    step "installing the AsyncAPI parser (npm) that validates docs/asyncapi.json"
+    npm ci --prefix docs --no-audit --no-fund --loglevel=error
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

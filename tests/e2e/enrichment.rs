@@ -317,3 +317,27 @@ async fn unknown_names_and_missing_entities_are_delivered_with_a_marker() {
     assert_eq!(at(&lines[1], "data.enrichment.status"), "entity_not_found");
     assert_valid(&lines[1..]);
 }
+
+#[test]
+fn the_catalog_command_prints_the_checked_in_contract() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let (code, asyncapi, err) = run_to_end(&["catalog", "--format", "asyncapi"]);
+    assert_eq!(code, 0, "{err}");
+    let printed: Value = serde_json::from_str(&asyncapi).unwrap();
+    let checked_in: Value =
+        serde_json::from_str(&std::fs::read_to_string(docs.join("asyncapi.json")).unwrap())
+            .unwrap();
+    assert_eq!(printed, checked_in);
+    let (code, schemas, _) = run_to_end(&["catalog", "--format", "jsonschema"]);
+    assert_eq!(code, 0);
+    let schemas: serde_json::Map<String, Value> = serde_json::from_str(&schemas).unwrap();
+    assert!(schemas.contains_key("portal.access.expired.v1") && schemas.len() > 30);
+    let (code, markdown, _) = run_to_end(&["catalog", "--format", "markdown"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        markdown.trim_end(),
+        std::fs::read_to_string(docs.join("catalog.md"))
+            .unwrap()
+            .trim_end()
+    );
+}

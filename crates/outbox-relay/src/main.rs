@@ -29,12 +29,42 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Print the portal event catalog for consumers: AsyncAPI 3.0, JSON Schemas or Markdown.
+    Catalog {
+        #[arg(long, value_enum, default_value_t = CatalogFormat::Markdown)]
+        format: CatalogFormat,
+    },
     /// Start a throwaway PostgreSQL, perform a few portal actions and show the events.
     Demo {
         /// Exit after showing the events instead of waiting for Ctrl-C.
         #[arg(long)]
         once: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CatalogFormat {
+    /// The AsyncAPI 3.0 document (JSON).
+    Asyncapi,
+    /// One JSON Schema per event type, as a JSON object keyed by type.
+    Jsonschema,
+    /// The catalog page with an example per event.
+    Markdown,
+}
+
+fn print_catalog(format: CatalogFormat) -> anyhow::Result<()> {
+    use relay_catalog::schema;
+    let text = match format {
+        CatalogFormat::Asyncapi => serde_json::to_string_pretty(&schema::asyncapi())?,
+        CatalogFormat::Jsonschema => {
+            let all: serde_json::Map<String, serde_json::Value> =
+                schema::jsonschemas().into_iter().collect();
+            serde_json::to_string_pretty(&all)?
+        }
+        CatalogFormat::Markdown => schema::markdown(),
+    };
+    println!("{}", text.trim_end());
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -69,6 +99,7 @@ fn main() -> ExitCode {
                 let cfg = Config::load(&config)?;
                 outbox_relay::check::run(&cfg).await
             }
+            Command::Catalog { format } => print_catalog(format).map(|()| true),
             Command::Demo { once } => outbox_relay::demo::run(once).await.map(|()| true),
         }
     });
