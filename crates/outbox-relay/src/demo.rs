@@ -105,7 +105,7 @@ async fn demo_with(
     };
 
     eprintln!("demo: relay streaming slot \"outbox_relay\"; performing portal actions …\n");
-    let actions = portal_actions(&db).await?;
+    let actions = portal_actions(&db, &metrics).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while metrics.events_acked.load(Ordering::Relaxed) < actions
         && tokio::time::Instant::now() < deadline
@@ -121,7 +121,7 @@ async fn demo_with(
         .await?;
     let (confirmed, current): (String, String) = (row.get(0), row.get(1));
     eprintln!(
-        "\ndemo: {} of {actions} events delivered; slot confirmed_flush_lsn = {confirmed} (server WAL at {current})",
+        "\ndemo: {} events delivered for {actions} audit rows (derived events included); slot confirmed_flush_lsn = {confirmed} (server WAL at {current})",
         metrics.events_acked.load(Ordering::Relaxed)
     );
     if !once {
@@ -147,7 +147,10 @@ async fn demo_with(
 }
 
 /// Portal actions the way the portal commits them; returns the number of audit rows.
-async fn portal_actions(db: &tokio_postgres::Client) -> anyhow::Result<u64> {
+async fn portal_actions(
+    db: &tokio_postgres::Client,
+    metrics: &relay_pipeline::Metrics,
+) -> anyhow::Result<u64> {
     // Each element commits on its own, the way the portal commits them.
     let steps: &[&str] = &[
         r"INSERT INTO users(id, email, first_name, last_name) VALUES
@@ -155,7 +158,8 @@ async fn portal_actions(db: &tokio_postgres::Client) -> anyhow::Result<u64> {
         r"INSERT INTO domains(id, name) VALUES ('22222222-2222-4222-8222-222222222222', 'Finance');",
         r"-- 1. a data product is created: domain change first, audit row in a later transaction
 INSERT INTO abstract_data_products(id, name, namespace, domain_id) VALUES
-    ('33333333-3333-4333-8333-333333333333', 'Revenue', 'revenue', '22222222-2222-4222-8222-222222222222');",
+    ('33333333-3333-4333-8333-333333333333', 'Revenue', 'revenue', '22222222-2222-4222-8222-222222222222');
+INSERT INTO data_products(id, about) VALUES ('33333333-3333-4333-8333-333333333333', 'Revenue per day');",
         r"INSERT INTO events(id, name, subject_type, subject_id, actor_id) VALUES
     (gen_random_uuid(), 'data_product_created', 'DATA_PRODUCT', '33333333-3333-4333-8333-333333333333',
      '11111111-1111-4111-8111-111111111111');",
@@ -167,7 +171,8 @@ INSERT INTO datasets(id, namespace, name, data_product_id) VALUES
      '11111111-1111-4111-8111-111111111111');",
         r"-- 3. another product requests access, and the producer approves it in one transaction
 INSERT INTO abstract_data_products(id, name, namespace) VALUES
-    ('55555555-5555-4555-8555-555555555555', 'Forecast', 'forecast');",
+    ('55555555-5555-4555-8555-555555555555', 'Forecast', 'forecast');
+INSERT INTO data_products(id) VALUES ('55555555-5555-4555-8555-555555555555');",
         r"INSERT INTO events(id, name, subject_type, subject_id, target_type, target_id, actor_id) VALUES
     (gen_random_uuid(), 'data_product_dataset_link_requested', 'DATA_PRODUCT', '55555555-5555-4555-8555-555555555555',
      'DATASET', '44444444-4444-4444-8444-444444444444', '11111111-1111-4111-8111-111111111111');",
@@ -191,6 +196,15 @@ COMMIT;",
      'Forecast', '11111111-1111-4111-8111-111111111111');",
     ];
     for step in steps {
+        if step.contains("DELETE FROM abstract_data_products") {
+            // Let the relay enrich the first events while the entities still exist.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+            while metrics.events_acked.load(Ordering::Relaxed) < 4
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         db.batch_execute(step)
             .await
             .context("performing portal actions")?;
