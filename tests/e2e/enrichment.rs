@@ -341,3 +341,62 @@ fn the_catalog_command_prints_the_checked_in_contract() {
             .trim_end()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_whose_audit_row_never_comes_is_emitted_after_the_hold() {
+    let db = TestDb::start(Setup::default()).await;
+    db.admin.batch_execute(&domain_sql()).await.unwrap();
+    let out = db.path("events.jsonl");
+    let cfg = db.config(
+        "relay",
+        &format!(
+            "[capture]\ndelete_hold = \"2s\"\n\n[[sinks]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\n",
+            out.display()
+        ),
+    );
+    let relay = RelayProcess::run(&cfg, &db.path("relay.log"));
+    db.admin
+        .batch_execute(&format!(
+            "DELETE FROM abstract_data_products WHERE id = '{P}'"
+        ))
+        .await
+        .unwrap();
+    let after_delete = db.current_wal_lsn().await;
+    wait_until(
+        Duration::from_secs(60),
+        "removals emitted after the hold",
+        || async {
+            let lines = read_jsonl(&out);
+            !of_type(&lines, "portal.data_product.removed.v1").is_empty()
+                && !of_type(&lines, "portal.technical_asset.removed.v1").is_empty()
+        },
+    )
+    .await;
+    wait_until(
+        Duration::from_secs(30),
+        "slot confirmed past the delete",
+        || async { db.confirmed_flush_lsn().await >= after_delete },
+    )
+    .await;
+    let lines = read_jsonl(&out);
+    let removed = of_type(&lines, "portal.data_product.removed.v1");
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        at(removed[0], "data.derived.reason"),
+        "audit_row_missing",
+        "{}",
+        removed[0]
+    );
+    assert_eq!(at(removed[0], "data.data_product.namespace"), "revenue");
+    // Each child once: the cascade accounts for the children's own held deletes.
+    for ty in [
+        "portal.technical_asset.removed.v1",
+        "portal.output_port.removed.v1",
+    ] {
+        assert_eq!(of_type(&lines, ty).len(), 1, "{ty} exactly once: {lines:?}");
+    }
+    assert_valid(&lines);
+    assert!(relay
+        .log_text()
+        .contains("got no audit row within capture.delete_hold"));
+}

@@ -110,3 +110,53 @@ async fn logical_messages_become_events_with_replay_stable_ids() {
     .await;
     assert_eq!(ids_of(&read_jsonl(&replay_out)), ids_of(&first));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_transactional_message_without_a_dead_letter_file_stops_the_relay_before_it() {
+    let db = TestDb::start(Setup {
+        schema: "CREATE TABLE IF NOT EXISTS users (id uuid PRIMARY KEY, email varchar); CREATE TABLE events (id uuid);".into(),
+        ..Setup::default()
+    })
+    .await;
+    let out = db.path("events.jsonl");
+    let cfg = db.config(
+        "relay",
+        &format!(
+            "[capture]\nprofile = \"logical-message\"\nmessage_prefix = \"portal-outbox\"\n\n[[sinks]]\nname = \"a\"\ntype = \"file\"\npath = \"{}\"\n",
+            out.display()
+        ),
+    );
+    let mut relay = RelayProcess::run(&cfg, &db.path("relay.log"));
+    db.admin
+        .batch_execute(
+            "SELECT pg_logical_emit_message(true, 'portal-outbox', '{\"type\": \"ok\"}')",
+        )
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(60), "the first event", || async {
+        !read_jsonl(&out).is_empty()
+    })
+    .await;
+    let before = db.current_wal_lsn().await;
+    db.admin
+        .batch_execute(
+            "SELECT pg_logical_emit_message(false, 'portal-outbox', 'not in a transaction')",
+        )
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(60), "the relay stops", || {
+        let exited = relay.exited();
+        async move { exited.is_some() }
+    })
+    .await;
+    assert!(!relay.exited().unwrap().success());
+    assert!(
+        relay.log_text().contains("non-transactional"),
+        "{}",
+        relay.log_text()
+    );
+    assert!(
+        db.confirmed_flush_lsn().await <= before,
+        "the slot stays before the message"
+    );
+}

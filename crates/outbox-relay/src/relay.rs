@@ -204,7 +204,9 @@ impl Relay {
                     return Ok(());
                 }
                 Ok(Exit::SourceEnded) => {
-                    tracing::warn!("replication stream ended; reconnecting");
+                    tracing::warn!(retry_in = ?delay, "replication stream ended; reconnecting");
+                    sleep_or_shutdown(delay, &mut shutdown).await;
+                    delay = (delay * 2).min(RECONNECT_MAX);
                 }
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(error = %e, "replication interrupted; reconnecting and replaying from the confirmed position");

@@ -64,6 +64,14 @@ pub enum EnrichFatal {
 /// replication connection, so a shutting-down server is not held up by it).
 const QUICK_ATTEMPTS: u32 = 3;
 
+/// A hold that expired: the events to dispatch into its unit, and other holds its
+/// events account for (released when that unit resolves).
+pub(crate) struct Expired {
+    pub unit: UnitId,
+    pub events: Vec<OutboundEvent>,
+    pub also_released: Vec<UnitId>,
+}
+
 struct Held {
     unit: UnitId,
     table: String,
@@ -225,7 +233,7 @@ impl EnrichState {
         &mut self,
         now: Instant,
         retry: crate::Backoff,
-    ) -> Result<Vec<(UnitId, Vec<OutboundEvent>)>, EnrichFatal> {
+    ) -> Result<Vec<Expired>, EnrichFatal> {
         let (expired, kept): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
             .into_iter()
             .partition(|h| h.deadline <= now);
@@ -233,7 +241,11 @@ impl EnrichState {
         let mut out = Vec::new();
         for h in expired {
             let Some(row) = self.tombstones.get(&h.table, &h.id).cloned() else {
-                out.push((h.unit, Vec::new()));
+                out.push(Expired {
+                    unit: h.unit,
+                    events: Vec::new(),
+                    also_released: Vec::new(),
+                });
                 continue;
             };
             let mut records: Vec<AuditRecord> = orphan_removed_record(&h.table, &row, h.commit_lsn)
@@ -258,8 +270,30 @@ impl EnrichState {
             } else {
                 self.enrich(&records, h.commit_lsn, 0, retry).await?
             };
+            // Children emitted in cascade are accounted for: release their holds too,
+            // once these events are delivered, instead of emitting them a second time.
+            let mut also_released = Vec::new();
+            for r in &records {
+                for (table, id) in resolved_tombstones(r, &self.tombstones) {
+                    self.held.retain(|other| {
+                        if other.table == table && other.id == id {
+                            also_released.push(other.unit);
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                    if !(table == h.table && id == h.id) {
+                        self.tombstones.remove(&table, &id);
+                    }
+                }
+            }
             self.tombstones.remove(&h.table, &h.id);
-            out.push((h.unit, events));
+            out.push(Expired {
+                unit: h.unit,
+                events,
+                also_released,
+            });
         }
         Ok(out)
     }

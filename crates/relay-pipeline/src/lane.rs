@@ -66,7 +66,17 @@ pub(crate) fn spawn(
     metrics: Arc<Metrics>,
 ) -> (mpsc::UnboundedSender<LaneItem>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = tokio::spawn(run(index, sink, backoff, rx, results, metrics));
+    let report = results.clone();
+    let handle = tokio::spawn(async move {
+        let lane = std::panic::AssertUnwindSafe(run(index, sink, backoff, rx, results, metrics));
+        if lane.catch_unwind().await.is_err() {
+            // Its pairs would never resolve: make the run end and replay instead.
+            let _ = report.send(LaneResult::Broken {
+                sink: index,
+                reason: "the sink's lane panicked".into(),
+            });
+        }
+    });
     (tx, handle)
 }
 

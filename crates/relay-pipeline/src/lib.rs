@@ -324,6 +324,10 @@ impl RunState<'_> {
                 Some(result) = lane_rx.recv() => self.on_lane(result, source)?,
                 Some(done) = done_rx.recv() => self.on_done(done, source)?,
                 Some(()) = self.dead_letters.next() => {}
+                // Before the source, so expired holds are emitted during a catch-up too.
+                _ = tick.tick(), if self.enrich.as_ref().is_some_and(|e| e.has_holds()) => {
+                    self.expire_holds(source).await?;
+                }
                 event = source.next(), if can_read => {
                     match event {
                         Ok(Some(ev)) => self.on_event(ev, source).await?,
@@ -332,9 +336,7 @@ impl RunState<'_> {
                     }
                 }
                 () = tokio::time::sleep(Duration::from_millis(200)), if draining.is_some() => {}
-                _ = tick.tick(), if self.enrich.as_ref().is_some_and(|e| e.has_holds()) => {
-                    self.expire_holds(source).await?;
-                }
+
             }
             self.publish_gauges();
         }
@@ -427,16 +429,17 @@ impl RunState<'_> {
             SourceEvent::Message(msg) => {
                 let tx = self.tx.map(|(t, _)| t);
                 if let Some(captured) = self.p.capture.message(tx.as_ref(), &msg) {
-                    let unit = match self.tx {
-                        Some((_, unit)) => unit,
+                    match self.tx {
+                        Some((_, unit)) => self.dispatch(unit, captured)?,
                         None => {
-                            // A non-transactional message is its own unit, ending at its LSN.
+                            // A non-transactional message is its own unit, ending at its
+                            // LSN; closed only once its outcome is registered, so a
+                            // failure leaves it open and never confirmed.
                             let unit = self.tracker.open();
+                            self.dispatch(unit, captured)?;
                             self.tracker.close(unit, msg.lsn);
-                            unit
                         }
-                    };
-                    self.dispatch(unit, captured)?;
+                    }
                     self.advance(source);
                 }
             }
@@ -479,11 +482,14 @@ impl RunState<'_> {
             return Ok(());
         };
         let expired = enrich.expire(std::time::Instant::now(), retry).await?;
-        for (unit, events) in expired {
-            for ev in events {
-                self.dispatch(unit, Captured::Event(ev))?;
+        for e in expired {
+            for ev in e.events {
+                self.dispatch(e.unit, Captured::Event(ev))?;
             }
-            self.tracker.release(unit);
+            for other in e.also_released {
+                self.tracker.release_when(other, e.unit);
+            }
+            self.tracker.release(e.unit);
         }
         self.advance(source);
         Ok(())

@@ -84,6 +84,8 @@ pub enum SourceError {
     },
     #[error("replication client: {0}")]
     Client(String),
+    #[error("malformed replication protocol message: {0}")]
+    Protocol(String),
 }
 
 impl SourceFailure for SourceError {
@@ -130,6 +132,7 @@ fn classify(err: PgWireError, slot: &str) -> SourceError {
             c if c.starts_with("28") => SourceError::Auth(m),
             _ => SourceError::Server(m),
         },
+        PgWireError::Protocol(m) => SourceError::Protocol(m),
         other => SourceError::Client(other.to_string()),
     }
 }

@@ -80,6 +80,12 @@ impl Inner {
             Ok(subject) => subject,
             Err(reason) => return Outcome::Rejected(reason),
         };
+        // The id becomes a header value: a line break in it would forge headers.
+        if event.id.chars().any(|c| c == '\r' || c == '\n') {
+            return Outcome::Rejected(
+                "event id contains a line break; it cannot be a Nats-Msg-Id".into(),
+            );
+        }
         // The server closes the connection on a message over its max_payload; refuse it
         // here, for good: it will never fit.
         let size = event.body.len() + encode::header_len(event, &self.stream);
