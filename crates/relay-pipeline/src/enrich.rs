@@ -72,6 +72,22 @@ pub(crate) struct Expired {
     pub also_released: Vec<UnitId>,
 }
 
+struct PendingRecord {
+    record: AuditRecord,
+    unit: UnitId,
+    tx: TxContext,
+}
+
+/// What a flush produced.
+pub(crate) struct Flushed {
+    /// Events to dispatch, each into its transaction's unit, in WAL order.
+    pub events: Vec<(UnitId, OutboundEvent)>,
+    /// (held delete unit, unit whose delivery releases it).
+    pub releases: Vec<(UnitId, UnitId)>,
+    /// Units that were held for pending records: release once the events are dispatched.
+    pub record_units: Vec<UnitId>,
+}
+
 struct Held {
     unit: UnitId,
     table: String,
@@ -91,7 +107,10 @@ pub(crate) struct EnrichState {
     client: Option<tokio_postgres::Client>,
     pub(crate) tombstones: Tombstones,
     held: Vec<Held>,
-    records: Vec<AuditRecord>,
+    /// Records waiting for enrichment, each with its transaction's unit and facts.
+    records: Vec<PendingRecord>,
+    /// Units holding back for their pending records (in order, deduplicated).
+    record_units: Vec<UnitId>,
     delete_tables: HashSet<&'static str>,
 }
 
@@ -111,6 +130,7 @@ impl EnrichState {
             tombstones: Tombstones::new(),
             held: Vec::new(),
             records: Vec::new(),
+            record_units: Vec::new(),
             delete_tables,
         }
     }
@@ -119,17 +139,39 @@ impl EnrichState {
         self.records.len() >= self.cfg.batch.max(1)
     }
 
+    pub(crate) fn has_pending_for(&self, unit: UnitId) -> bool {
+        self.record_units.last() == Some(&unit)
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.records.is_empty()
+    }
+
+    /// Queue a record; returns whether `unit` must now be held for it.
+    fn push(&mut self, record: AuditRecord, unit: UnitId, tx: &TxContext) -> bool {
+        self.records.push(PendingRecord {
+            record,
+            unit,
+            tx: *tx,
+        });
+        if self.record_units.last() == Some(&unit) {
+            false
+        } else {
+            self.record_units.push(unit);
+            true
+        }
+    }
+
+    /// An audit row; `None` when it is not a usable audit record, else whether `unit`
+    /// must now be held.
     pub(crate) fn push_audit_row(
         &mut self,
+        unit: UnitId,
+        tx: &TxContext,
         row: &serde_json::Map<String, serde_json::Value>,
-    ) -> bool {
-        match AuditRecord::from_row(row) {
-            Some(r) => {
-                self.records.push(r);
-                true
-            }
-            None => false,
-        }
+    ) -> Option<bool> {
+        let record = AuditRecord::from_row(row)?;
+        Some(self.push(record, unit, tx))
     }
 
     /// A delete of a domain table: keep its last state and hold the transaction.
@@ -167,16 +209,18 @@ impl EnrichState {
     }
 
     /// An update of `input_ports`: access expiry is a derived event.
+    /// Returns whether `unit` must now be held for a derived record.
     pub(crate) fn on_update(
         &mut self,
+        unit: UnitId,
         tx: &TxContext,
         schema: &str,
         table: &str,
         new: &serde_json::Map<String, serde_json::Value>,
         old: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) {
+    ) -> bool {
         if schema != self.cfg.schema || table != "input_ports" {
-            return;
+            return false;
         }
         let expired = |m: &serde_json::Map<String, serde_json::Value>| {
             m.get("status")
@@ -184,38 +228,73 @@ impl EnrichState {
                 .is_some_and(|s| s.eq_ignore_ascii_case("EXPIRED"))
         };
         if expired(new) && !old.is_some_and(expired) {
-            self.records.push(access_expired_record(new, tx.commit_lsn));
+            return self.push(access_expired_record(new, tx.commit_lsn), unit, tx);
         }
+        false
     }
 
-    /// Enrich the collected records of the open transaction (and their cascades);
-    /// returns the events and the holds their delivery releases.
-    pub(crate) async fn flush(
-        &mut self,
-        tx: &TxContext,
-        retry: crate::Backoff,
-    ) -> Result<(Vec<OutboundEvent>, Vec<UnitId>), EnrichFatal> {
-        let mut records = std::mem::take(&mut self.records);
-        if records.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+    /// Enrich every pending record (of one or several transactions) in one batch of
+    /// lookups, with the cascades of product removals.
+    pub(crate) async fn flush(&mut self, retry: crate::Backoff) -> Result<Flushed, EnrichFatal> {
+        let pending = std::mem::take(&mut self.records);
+        let record_units = std::mem::take(&mut self.record_units);
+        let mut records = Vec::with_capacity(pending.len());
+        let mut owners: Vec<(UnitId, TxContext)> = Vec::with_capacity(pending.len());
+        for p in pending {
+            let cascades = if p.record.name == "data_product_removed" {
+                p.record
+                    .subject_id
+                    .as_deref()
+                    .map(|product| {
+                        cascade_removed_records(product, &self.tombstones, p.tx.commit_lsn)
+                    })
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            records.push(p.record);
+            owners.push((p.unit, p.tx));
+            for c in cascades {
+                records.push(c);
+                owners.push((p.unit, p.tx));
+            }
         }
-        let cascades: Vec<AuditRecord> = records
-            .iter()
-            .filter(|r| r.name == "data_product_removed")
-            .filter_map(|r| r.subject_id.clone())
-            .flat_map(|product| cascade_removed_records(&product, &self.tombstones, tx.commit_lsn))
+        if records.is_empty() {
+            return Ok(Flushed {
+                events: Vec::new(),
+                releases: Vec::new(),
+                record_units,
+            });
+        }
+        let business = self.lookup_with_retry(&records, retry).await?;
+        if business.len() != records.len() {
+            return Err(EnrichFatal::Query {
+                query: "enrich",
+                message: format!(
+                    "the catalog returned {} events for {} records",
+                    business.len(),
+                    records.len()
+                ),
+            });
+        }
+        let enriched_at = now_rfc3339();
+        let events = business
+            .into_iter()
+            .zip(&owners)
+            .map(|(ev, (unit, tx))| {
+                (
+                    *unit,
+                    self.outbound(ev, tx.commit_lsn, tx.commit_time_micros, &enriched_at),
+                )
+            })
             .collect();
-        records.extend(cascades);
-        let events = self
-            .enrich(&records, tx.commit_lsn, tx.commit_time_micros, retry)
-            .await?;
-        // The holds these records account for are released once they are delivered.
-        let mut released = Vec::new();
-        for r in &records {
+        // The held deletes these records account for are released once they are delivered.
+        let mut releases = Vec::new();
+        for (r, (unit, _)) in records.iter().zip(&owners) {
             for (table, id) in resolved_tombstones(r, &self.tombstones) {
                 self.held.retain(|h| {
                     if h.table == table && h.id == id {
-                        released.push(h.unit);
+                        releases.push((h.unit, *unit));
                         false
                     } else {
                         true
@@ -224,7 +303,11 @@ impl EnrichState {
                 self.tombstones.remove(&table, &id);
             }
         }
-        Ok((events, released))
+        Ok(Flushed {
+            events,
+            releases,
+            record_units,
+        })
     }
 
     /// Captured deletes whose hold expired: emitted alone, from the tombstone.
@@ -337,12 +420,25 @@ impl EnrichState {
         commit_time_micros: i64,
         retry: crate::Backoff,
     ) -> Result<Vec<OutboundEvent>, EnrichFatal> {
+        let business = self.lookup_with_retry(records, retry).await?;
+        let enriched_at = now_rfc3339();
+        Ok(business
+            .into_iter()
+            .map(|ev| self.outbound(ev, commit_lsn, commit_time_micros, &enriched_at))
+            .collect())
+    }
+
+    async fn lookup_with_retry(
+        &mut self,
+        records: &[AuditRecord],
+        retry: crate::Backoff,
+    ) -> Result<Vec<relay_catalog::BusinessEvent>, EnrichFatal> {
         let mut delay = retry.initial;
         let mut attempt = 0;
-        let business = loop {
+        loop {
             attempt += 1;
             let failure = match self.lookup(records).await {
-                Ok(events) => break events,
+                Ok(events) => return Ok(events),
                 Err(LookupFailure::Fatal(f)) => return Err(f),
                 Err(LookupFailure::Retryable(why)) => why,
             };
@@ -353,31 +449,34 @@ impl EnrichState {
             tracing::warn!(error = %failure, retry_in = ?delay, "enrichment lookup failed; retrying (the confirmed LSN waits)");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(retry.max);
-        };
+        }
+    }
+
+    fn outbound(
+        &self,
+        ev: relay_catalog::BusinessEvent,
+        commit_lsn: u64,
+        commit_time_micros: i64,
+        enriched_at: &str,
+    ) -> OutboundEvent {
         let time = if commit_time_micros == 0 {
             now_rfc3339()
         } else {
             pg_micros_to_rfc3339(commit_time_micros)
         };
-        let enriched_at = now_rfc3339();
-        Ok(business
-            .into_iter()
-            .map(|ev| {
-                let envelope = ev.to_cloudevent(&EnvelopeContext {
-                    source: &self.cfg.source,
-                    time: &time,
-                    commit_lsn,
-                    enriched_at: &enriched_at,
-                });
-                OutboundEvent {
-                    body: serde_json::to_vec(&envelope).unwrap_or_default().into(),
-                    id: ev.id,
-                    aggregate: ev.subject,
-                    kind: ev.event_type,
-                    route: ev.route,
-                    commit_lsn,
-                }
-            })
-            .collect())
+        let envelope = ev.to_cloudevent(&EnvelopeContext {
+            source: &self.cfg.source,
+            time: &time,
+            commit_lsn,
+            enriched_at,
+        });
+        OutboundEvent {
+            body: serde_json::to_vec(&envelope).unwrap_or_default().into(),
+            id: ev.id,
+            aggregate: ev.subject,
+            kind: ev.event_type,
+            route: ev.route,
+            commit_lsn,
+        }
     }
 }

@@ -252,6 +252,7 @@ impl Pipeline {
             done_tx,
             dead_letters: FuturesUnordered::new(),
             enrich: self.enrich.clone().map(enrich::EnrichState::new),
+            flush_deadline: None,
         };
         let result = state
             .drive(source, shutdown, &mut done_rx, &mut lane_rx)
@@ -282,7 +283,12 @@ struct RunState<'a> {
     done_tx: mpsc::UnboundedSender<Done>,
     dead_letters: FuturesUnordered<futures::future::BoxFuture<'static, ()>>,
     enrich: Option<enrich::EnrichState>,
+    /// When pending audit rows must be enriched at the latest.
+    flush_deadline: Option<tokio::time::Instant>,
 }
+
+/// How long audit rows may wait for more rows to share their lookups.
+const ENRICH_LINGER: Duration = Duration::from_millis(20);
 
 impl RunState<'_> {
     fn saturated(&self) -> bool {
@@ -318,12 +324,17 @@ impl RunState<'_> {
             tokio::select! {
                 biased;
                 () = &mut shutdown, if draining.is_none() => {
+                    self.flush_enrichment(source).await?;
                     tracing::info!(inflight = self.tracker.inflight_pairs(), "shutdown requested; draining in-flight events");
                     draining = Some(tokio::time::Instant::now() + self.p.cfg.drain_timeout);
                 }
                 Some(result) = lane_rx.recv() => self.on_lane(result, source)?,
                 Some(done) = done_rx.recv() => self.on_done(done, source)?,
                 Some(()) = self.dead_letters.next() => {}
+                // Before the source, so rows are enriched within ENRICH_LINGER under load too.
+                () = sleep_until_or_never(self.flush_deadline), if self.flush_deadline.is_some() => {
+                    self.flush_enrichment(source).await?;
+                }
                 // Before the source, so expired holds are emitted during a catch-up too.
                 _ = tick.tick(), if self.enrich.as_ref().is_some_and(|e| e.has_holds()) => {
                     self.expire_holds(source).await?;
@@ -409,9 +420,14 @@ impl RunState<'_> {
                 let Some((tx, unit)) = self.tx else {
                     return Err(PipelineError::Protocol("Commit without Begin".into()));
                 };
-                self.flush_enrichment(&tx, unit).await?;
+                let _ = tx;
                 self.tx = None;
+                // A unit with records still waiting for enrichment is held: closing it
+                // cannot confirm it before its events exist.
                 self.tracker.close(unit, end_lsn);
+                if self.enrich.as_ref().is_some_and(|e| e.batch_full()) {
+                    self.flush_enrichment(source).await?;
+                }
                 self.p.metrics.transactions.fetch_add(1, Ordering::Relaxed);
                 self.advance(source);
             }
@@ -446,33 +462,49 @@ impl RunState<'_> {
             SourceEvent::Change(change) => {
                 self.on_change(change)?;
                 if self.enrich.as_ref().is_some_and(|e| e.batch_full()) {
-                    if let Some((tx, unit)) = self.tx {
-                        self.flush_enrichment(&tx, unit).await?;
-                    }
+                    self.flush_enrichment(source).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Enrich the open transaction's audit rows and dispatch the events.
-    async fn flush_enrichment(
+    /// Enrich every pending audit row (one batch of lookups, across transactions) and
+    /// dispatch the events into their transactions' units.
+    async fn flush_enrichment<S: ChangeSource>(
         &mut self,
-        tx: &TxContext,
-        unit: UnitId,
+        source: &mut S,
     ) -> Result<(), PipelineError> {
         let retry = self.p.cfg.retry;
         let Some(enrich) = self.enrich.as_mut() else {
             return Ok(());
         };
-        let (events, released) = enrich.flush(tx, retry).await?;
-        for ev in events {
+        if !enrich.has_pending() {
+            return Ok(());
+        }
+        let flushed = enrich.flush(retry).await?;
+        self.flush_deadline = None;
+        for (unit, ev) in flushed.events {
             self.dispatch(unit, Captured::Event(ev))?;
         }
-        for held in released {
-            self.tracker.release_when(held, unit);
+        for (held, resolver) in flushed.releases {
+            self.tracker.release_when(held, resolver);
         }
+        for unit in flushed.record_units {
+            self.tracker.release(unit);
+        }
+        self.advance(source);
         Ok(())
+    }
+
+    /// A record was queued for enrichment in `unit`: hold the unit, arm the flush timer.
+    fn queued_for_enrichment(&mut self, unit: UnitId, newly_held: bool) {
+        if newly_held {
+            self.tracker.hold(unit);
+        }
+        if self.flush_deadline.is_none() {
+            self.flush_deadline = Some(tokio::time::Instant::now() + ENRICH_LINGER);
+        }
     }
 
     /// Emit captured deletes whose hold expired, then release their transactions.
@@ -538,15 +570,20 @@ impl RunState<'_> {
             }
             LogicalMessage::Update(upd) if self.enrich.is_some() => {
                 self.position += 1;
-                let (Some((tx, _)), Some(rel)) = (self.tx, self.relations.get(upd.relation_id))
+                let (Some((tx, unit)), Some(rel)) = (self.tx, self.relations.get(upd.relation_id))
                 else {
                     return Ok(());
                 };
                 let new = json_row(text_row(rel, &upd.new));
                 let old = upd.old.as_ref().map(|o| json_row(text_row(rel, o)));
                 let (ns, name) = (rel.namespace.clone(), rel.name.clone());
-                if let Some(e) = self.enrich.as_mut() {
-                    e.on_update(&tx, &ns, &name, &new, old.as_ref());
+                let queued = self.enrich.as_mut().and_then(|e| {
+                    let before = e.has_pending_for(unit);
+                    let newly = e.on_update(unit, &tx, &ns, &name, &new, old.as_ref());
+                    (newly || before != e.has_pending_for(unit)).then_some(newly)
+                });
+                if let Some(newly) = queued {
+                    self.queued_for_enrichment(unit, newly);
                 }
             }
             LogicalMessage::Truncate(t) => {
@@ -586,8 +623,17 @@ impl RunState<'_> {
                 Ok(())
             }
             Captured::AuditRow(row) => {
-                let accepted = self.enrich.as_mut().is_some_and(|e| e.push_audit_row(&row));
-                if accepted {
+                let tx = self.tx.map(|(t, _)| t).unwrap_or(TxContext {
+                    xid: 0,
+                    commit_lsn: 0,
+                    commit_time_micros: 0,
+                });
+                let pushed = self
+                    .enrich
+                    .as_mut()
+                    .and_then(|e| e.push_audit_row(unit, &tx, &row));
+                if let Some(newly_held) = pushed {
+                    self.queued_for_enrichment(unit, newly_held);
                     return Ok(());
                 }
                 let id = row
@@ -720,6 +766,13 @@ impl RunState<'_> {
             }
         }
         Ok(())
+    }
+}
+
+async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 
