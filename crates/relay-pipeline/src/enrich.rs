@@ -4,9 +4,10 @@
 //! capture ─► audit rows, captured deletes, input_ports updates ─► **enrich** ─► lanes
 //! ```
 //!
-//! Audit rows of a transaction are collected and enriched together at its commit (or
-//! every `batch` rows of a large transaction) with the catalog's batched lookups, on an
-//! ordinary connection. A lookup that fails for a retryable reason is retried with
+//! Audit rows are collected across transactions and enriched together (when `batch` rows
+//! wait, 20 ms after the first, or before a shutdown drain) with the catalog's batched
+//! lookups, on an ordinary connection; each waiting transaction's ack unit is held until
+//! its events are dispatched. A lookup that fails for a retryable reason is retried with
 //! backoff on a fresh connection while the transaction stays unresolved: the LSN does not
 //! move. Deletes of the catalog's domain tables are kept as tombstones (last known state
 //! for removal events) and hold their transaction's ack unit until the audit row that
