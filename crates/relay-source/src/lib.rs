@@ -190,6 +190,21 @@ impl PgSource {
                 .await
                 .map_err(|e| classify(e, slot))?;
         }
+        // Report the slot's confirmed position from the start (not 0/0) so
+        // pg_stat_replication reads right after a reconnect; it is confirmed already.
+        let confirmed = client
+            .simple_query(&format!(
+                "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = '{}'",
+                slot.replace('\'', "''")
+            ))
+            .await
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|row| row.into_iter().next().flatten())
+            .and_then(|v| std::str::from_utf8(&v).ok().and_then(|t| Lsn::parse(t).ok()));
+        if let Some(lsn) = confirmed {
+            client.update_applied_lsn(lsn);
+        }
         client.start().await.map_err(|e| classify(e, slot))?;
         client
             .wait_started()
