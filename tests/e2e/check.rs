@@ -134,3 +134,31 @@ async fn wrong_password_is_one_clear_error() {
         "the password must not be logged: {stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_what_enrichment_lacks() {
+    let db = TestDb::start(Setup::default()).await;
+    db.admin
+        .batch_execute(
+            "ALTER TABLE datasets REPLICA IDENTITY DEFAULT; REVOKE SELECT ON domains FROM outbox_relay;",
+        )
+        .await
+        .unwrap();
+    let (code, out) = check(&db);
+    assert_ne!(code, 0, "{out}");
+    let fails = fail_lines(&out);
+    assert!(
+        fails.iter().any(|l| l.contains("replica_identity")
+            && l.contains("ALTER TABLE public.datasets REPLICA IDENTITY FULL;")),
+        "{out}"
+    );
+    assert!(
+        fails.iter().any(|l| l.contains("lookup_privileges")
+            && l.contains("GRANT SELECT ON public.domains TO outbox_relay;")),
+        "{out}"
+    );
+    assert_eq!(fails.len(), 2, "{out}");
+    db.admin.batch_execute(SQL_ENRICHMENT).await.unwrap();
+    let (code, out) = check(&db);
+    assert_eq!(code, 0, "sql/03_enrichment.sql fixes both:\n{out}");
+}

@@ -1,6 +1,6 @@
 //! `outbox-relay check`: the preflight an operator runs before `run`.
 
-use relay_check::{Finding, Target};
+use relay_check::{EnrichmentTarget, Finding, Target};
 
 use crate::config::{Config, ProfileName};
 use crate::relay::connection_settings;
@@ -18,6 +18,22 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
                 publications: cfg.source.publication.to_vec(),
                 table,
                 plugin: "pgoutput".into(),
+                enrichment: crate::relay::enrichment_enabled(cfg).then(|| {
+                    let catalog = relay_catalog::Catalog::portal();
+                    EnrichmentTarget {
+                        schema: cfg.capture.schema_table().0,
+                        replica_identity_full: catalog
+                            .tables_to_capture_deletes()
+                            .iter()
+                            .map(|t| t.to_string())
+                            .collect(),
+                        readable: catalog
+                            .tables_read()
+                            .iter()
+                            .map(|t| t.to_string())
+                            .collect(),
+                    }
+                }),
             };
             relay_check::run(&client, &target).await?
         }

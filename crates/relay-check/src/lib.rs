@@ -60,6 +60,10 @@ pub mod checks {
     pub const TABLE: &str = "table";
     /// `current_user` can read the table.
     pub const TABLE_PRIVILEGE: &str = "table_privilege";
+    /// Enrichment: the captured domain tables log whole deleted rows.
+    pub const REPLICA_IDENTITY: &str = "replica_identity";
+    /// Enrichment: `current_user` can read the tables the lookups read.
+    pub const LOOKUP_PRIVILEGES: &str = "lookup_privileges";
 }
 
 /// What the relay is configured to read.
@@ -73,6 +77,19 @@ pub struct Target {
     pub table: Option<(String, String)>,
     /// Output plugin the slot must use: `pgoutput`.
     pub plugin: String,
+    /// What enrichment needs, when the relay enriches portal events.
+    pub enrichment: Option<EnrichmentTarget>,
+}
+
+/// The tables enrichment captures deletes of and reads (tables that do not exist in
+/// this portal version are skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrichmentTarget {
+    pub schema: String,
+    /// Tables whose deletes are captured: need `REPLICA IDENTITY FULL`.
+    pub replica_identity_full: Vec<String>,
+    /// Tables the lookups read: need SELECT.
+    pub readable: Vec<String>,
 }
 
 impl Default for Target {
@@ -84,6 +101,7 @@ impl Default for Target {
             publications: vec!["outbox_relay".to_owned()],
             table: Some(("public".to_owned(), "events".to_owned())),
             plugin: "pgoutput".to_owned(),
+            enrichment: None,
         }
     }
 }
@@ -166,7 +184,89 @@ pub async fn run(client: &Client, target: &Target) -> Result<Vec<Finding>, Check
     if let Some(table) = &table {
         check_table(&server, table, &mut findings);
     }
+    if let Some(e) = &target.enrichment {
+        check_enrichment(client, e, &mut findings).await?;
+    }
     Ok(findings)
+}
+
+async fn check_enrichment(
+    client: &Client,
+    e: &EnrichmentTarget,
+    findings: &mut Vec<Finding>,
+) -> Result<(), CheckError> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')
+                AND c.relreplident <> 'f'
+              ORDER BY 1",
+            &[&e.schema, &e.replica_identity_full],
+        )
+        .await
+        .map_err(query_err(checks::REPLICA_IDENTITY))?;
+    let not_full: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    findings.push(if not_full.is_empty() {
+        Finding::pass(
+            checks::REPLICA_IDENTITY,
+            "the domain tables whose deletes are captured have REPLICA IDENTITY FULL",
+        )
+    } else {
+        Finding::fail(
+            checks::REPLICA_IDENTITY,
+            format!(
+                "REPLICA IDENTITY is not FULL on {}: removal events would lack the deleted rows' last state",
+                not_full.join(", ")
+            ),
+            not_full
+                .iter()
+                .map(|t| format!("ALTER TABLE {} REPLICA IDENTITY FULL;", quote_qualified(&e.schema, t)))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    });
+    let rows = client
+        .query(
+            "SELECT t FROM unnest($2::text[]) AS t
+              WHERE to_regclass(quote_ident($1) || '.' || quote_ident(t)) IS NOT NULL
+                AND NOT has_table_privilege(to_regclass(quote_ident($1) || '.' || quote_ident(t)), 'SELECT')
+              ORDER BY 1",
+            &[&e.schema, &e.readable],
+        )
+        .await
+        .map_err(query_err(checks::LOOKUP_PRIVILEGES))?;
+    let unreadable: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    let role: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .map_err(query_err(checks::LOOKUP_PRIVILEGES))?
+        .get(0);
+    findings.push(if unreadable.is_empty() {
+        Finding::pass(
+            checks::LOOKUP_PRIVILEGES,
+            "the enrichment lookups can read every table they need",
+        )
+    } else {
+        Finding::fail(
+            checks::LOOKUP_PRIVILEGES,
+            format!(
+                "role {} cannot SELECT {} (enrichment lookups)",
+                quote_ident(&role),
+                unreadable.join(", ")
+            ),
+            format!(
+                "GRANT SELECT ON {} TO {};",
+                unreadable
+                    .iter()
+                    .map(|t| quote_qualified(&e.schema, t))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                quote_ident(&role)
+            ),
+        )
+    });
+    Ok(())
 }
 
 /// One line per finding:
