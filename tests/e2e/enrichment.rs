@@ -400,3 +400,322 @@ async fn a_delete_whose_audit_row_never_comes_is_emitted_after_the_hold() {
         .log_text()
         .contains("got no audit row within capture.delete_hold"));
 }
+
+const U: &str = "0b6f1c2e-0000-4000-8000-000000000010"; // a member
+const L: &str = "0b6f1c2e-0000-4000-8000-000000000011"; // technical asset ↔ output port link
+
+/// Every one of the 33 audit names, committed after the domain change as the portal
+/// does, becomes its business event through the real binary: type, subject, audit name,
+/// a key enriched field, and a valid envelope.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_audit_name_becomes_its_business_event_end_to_end() {
+    let db = TestDb::start(Setup::default()).await;
+    db.admin.batch_execute(&domain_sql()).await.unwrap();
+    db.admin
+        .batch_execute(&format!(
+            "INSERT INTO users(id, email, external_id) VALUES ('{U}', 'member@example.com', 'ext-member');
+             INSERT INTO roles(id, name, scope) VALUES ('0b6f1c2e-0000-4000-8000-000000000012', 'Owner', 'data_product'),
+                                                       ('0b6f1c2e-0000-4000-8000-000000000013', 'Reader', 'dataset');
+             INSERT INTO role_assignments_data_product(id, data_product_id, user_id, role_id, decision) VALUES
+                ('0b6f1c2e-0000-4000-8000-000000000014', '{P}', '{U}', '0b6f1c2e-0000-4000-8000-000000000012', 'APPROVED');
+             INSERT INTO role_assignments_dataset(id, dataset_id, user_id, role_id, decision) VALUES
+                ('0b6f1c2e-0000-4000-8000-000000000015', '{D}', '{U}', '0b6f1c2e-0000-4000-8000-000000000013', 'APPROVED');
+             INSERT INTO data_outputs_datasets(id, data_output_id, dataset_id, status) VALUES ('{L}', '{A}', '{D}', 'APPROVED');"
+        ))
+        .await
+        .unwrap();
+    let out = db.path("events.jsonl");
+    let _relay = RelayProcess::run(&relay_config(&db, &out), &db.path("relay.log"));
+    const DP: &str = "DATA_PRODUCT";
+    const DS: &str = "DATASET";
+    const DO: &str = "DATA_OUTPUT";
+    const US: &str = "USER";
+    // (audit name, subject, target, expected type, expected CloudEvents subject)
+    let cases: Vec<(&str, (&str, &str), Option<(&str, &str)>, &str, &str)> = vec![
+        (
+            "data_product_created",
+            (DP, P),
+            None,
+            "portal.data_product.created.v1",
+            P,
+        ),
+        (
+            "data_product_updated",
+            (DP, P),
+            None,
+            "portal.data_product.updated.v1",
+            P,
+        ),
+        (
+            "data_product_setting_updated",
+            (DP, P),
+            None,
+            "portal.data_product.settings_updated.v1",
+            P,
+        ),
+        (
+            "dataset_created",
+            (DS, D),
+            None,
+            "portal.output_port.created.v1",
+            D,
+        ),
+        (
+            "dataset_updated",
+            (DS, D),
+            None,
+            "portal.output_port.updated.v1",
+            D,
+        ),
+        (
+            "dataset_setting_updated",
+            (DS, D),
+            None,
+            "portal.output_port.settings_updated.v1",
+            D,
+        ),
+        (
+            "data_output_created",
+            (DO, A),
+            Some((DP, P)),
+            "portal.technical_asset.created.v1",
+            A,
+        ),
+        (
+            "data_output_updated",
+            (DO, A),
+            None,
+            "portal.technical_asset.updated.v1",
+            A,
+        ),
+        (
+            "data_output_dataset_link_requested",
+            (DO, A),
+            Some((DS, D)),
+            "portal.technical_asset_link.requested.v1",
+            L,
+        ),
+        (
+            "data_output_dataset_link_approved",
+            (DS, D),
+            Some((DO, A)),
+            "portal.technical_asset_link.approved.v1",
+            L,
+        ),
+        (
+            "data_output_dataset_link_denied",
+            (DS, D),
+            Some((DO, A)),
+            "portal.technical_asset_link.denied.v1",
+            L,
+        ),
+        (
+            "data_output_dataset_link_removed",
+            (DO, A),
+            Some((DS, D)),
+            "portal.technical_asset_link.removed.v1",
+            L,
+        ),
+        (
+            "data_product_dataset_link_requested",
+            (DP, Q),
+            Some((DS, D)),
+            "portal.access.requested.v1",
+            I,
+        ),
+        (
+            "data_product_dataset_link_approved",
+            (DS, D),
+            Some((DP, Q)),
+            "portal.access.approved.v1",
+            I,
+        ),
+        (
+            "data_product_dataset_link_denied",
+            (DS, D),
+            Some((DP, Q)),
+            "portal.access.denied.v1",
+            I,
+        ),
+        (
+            "data_product_dataset_link_revoked",
+            (DS, D),
+            Some((DP, Q)),
+            "portal.access.revoked.v1",
+            I,
+        ),
+        (
+            "data_product_dataset_link_cancelled",
+            (DP, Q),
+            Some((DS, D)),
+            "portal.access.cancelled.v1",
+            I,
+        ),
+        (
+            "data_product_dataset_link_removed",
+            (DP, Q),
+            Some((DS, D)),
+            "portal.access.removed.v1",
+            I,
+        ),
+        (
+            "data_product_role_assignment_requested",
+            (DP, P),
+            Some((US, U)),
+            "portal.data_product_membership.requested.v1",
+            P,
+        ),
+        (
+            "data_product_role_assignment_approved",
+            (DP, P),
+            Some((US, U)),
+            "portal.data_product_membership.approved.v1",
+            P,
+        ),
+        (
+            "data_product_role_assignment_denied",
+            (DP, P),
+            Some((US, U)),
+            "portal.data_product_membership.denied.v1",
+            P,
+        ),
+        (
+            "data_product_role_assignment_created",
+            (DP, P),
+            Some((US, U)),
+            "portal.data_product_membership.created.v1",
+            P,
+        ),
+        (
+            "data_product_role_assignment_updated",
+            (DP, P),
+            Some((US, U)),
+            "portal.data_product_membership.updated.v1",
+            P,
+        ),
+        (
+            "data_product_role_assignment_removed",
+            (DP, P),
+            Some((US, U)),
+            "portal.data_product_membership.removed.v1",
+            P,
+        ),
+        (
+            "dataset_role_assignment_requested",
+            (DS, D),
+            Some((US, U)),
+            "portal.output_port_membership.requested.v1",
+            D,
+        ),
+        (
+            "dataset_role_assignment_approved",
+            (DS, D),
+            Some((US, U)),
+            "portal.output_port_membership.approved.v1",
+            D,
+        ),
+        (
+            "dataset_role_assignment_denied",
+            (DS, D),
+            Some((US, U)),
+            "portal.output_port_membership.denied.v1",
+            D,
+        ),
+        (
+            "dataset_role_assignment_created",
+            (DS, D),
+            Some((US, U)),
+            "portal.output_port_membership.created.v1",
+            D,
+        ),
+        (
+            "dataset_role_assignment_updated",
+            (DS, D),
+            Some((US, U)),
+            "portal.output_port_membership.updated.v1",
+            D,
+        ),
+        (
+            "dataset_role_assignment_removed",
+            (DS, D),
+            Some((US, U)),
+            "portal.output_port_membership.removed.v1",
+            D,
+        ),
+        (
+            "data_output_removed",
+            (DO, A),
+            Some((DP, P)),
+            "portal.technical_asset.removed.v1",
+            A,
+        ),
+        (
+            "dataset_removed",
+            (DS, D),
+            Some((DP, P)),
+            "portal.output_port.removed.v1",
+            D,
+        ),
+        (
+            "data_product_removed",
+            (DP, P),
+            None,
+            "portal.data_product.removed.v1",
+            P,
+        ),
+    ];
+    assert_eq!(cases.len(), 33);
+    for (name, subject, target, _, _) in &cases {
+        audit(&db, name, *subject, *target).await;
+    }
+    wait_until(Duration::from_secs(60), "33 events", || async {
+        read_jsonl(&out).len() >= 33
+    })
+    .await;
+    let lines = read_jsonl(&out);
+    assert_eq!(
+        lines.len(),
+        33,
+        "one event per audit row (nothing deleted, so no cascades)"
+    );
+    for ((name, _, _, ty, subject), e) in cases.iter().zip(&lines) {
+        assert_eq!(e["auditname"], *name);
+        assert_eq!(e["type"], *ty, "{name}");
+        assert_eq!(e["subject"], *subject, "{name}: {e}");
+        assert_eq!(at(e, "data.enrichment.status"), "complete", "{name}: {e}");
+        let entity = ty.split('.').nth(1).unwrap();
+        match entity {
+            "data_product" => assert_eq!(at(e, "data.data_product.name"), "Revenue", "{name}"),
+            "output_port" => assert_eq!(
+                at(e, "data.output_port.namespace"),
+                "revenue-daily",
+                "{name}"
+            ),
+            "technical_asset" => {
+                assert_eq!(
+                    at(e, "data.technical_asset.configuration.bucket"),
+                    "datalake",
+                    "{name}"
+                )
+            }
+            "access" => assert_eq!(at(e, "data.access.consumer.name"), "Forecast", "{name}"),
+            _ => assert!(
+                e.to_string().contains("member@example.com") || entity == "technical_asset_link",
+                "{name}: {e}"
+            ),
+        }
+        // the decision or status implied by the name, never a lookup
+        let action = ty.split('.').nth(2).unwrap();
+        if ["approved", "denied", "revoked", "cancelled", "requested"].contains(&action)
+            && entity == "access"
+        {
+            let expected = if action == "requested" {
+                "pending"
+            } else {
+                action
+            };
+            assert_eq!(at(e, "data.access.status"), expected, "{name}");
+        }
+    }
+    assert_valid(&lines);
+}
