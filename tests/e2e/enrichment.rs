@@ -431,7 +431,8 @@ async fn every_audit_name_becomes_its_business_event_end_to_end() {
     const DO: &str = "DATA_OUTPUT";
     const US: &str = "USER";
     // (audit name, subject, target, expected type, expected CloudEvents subject)
-    let cases: Vec<(&str, (&str, &str), Option<(&str, &str)>, &str, &str)> = vec![
+    type Entity<'a> = (&'a str, &'a str);
+    let cases: Vec<(&str, Entity, Option<Entity>, &str, &str)> = vec![
         (
             "data_product_created",
             (DP, P),
