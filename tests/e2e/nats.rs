@@ -303,3 +303,65 @@ async fn a_python_consumer_sees_each_aggregate_in_commit_order_despite_publish_t
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_the_broker_refuses_for_good_is_dead_lettered_and_the_stream_goes_on() {
+    let nats = NatsServer::start_with_config("max_payload: 4096\n");
+    let db = TestDb::start(Setup {
+        schema: "CREATE TABLE outbox (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL,
+                     type text NOT NULL, payload text);"
+            .into(),
+        table: "public.outbox".into(),
+        ..Setup::default()
+    })
+    .await;
+    let dlq = db.path("dead-letters.jsonl");
+    let cfg = db.config(
+        "relay",
+        &format!(
+            "[capture]\nprofile = \"debezium-outbox\"\ntable = \"public.outbox\"\n\n{}\n[dead_letter]\npath = \"{}\"\n",
+            nats_sink(&nats.url(), "subject_prefix = \"shop\"\nstream = \"SHOP\""),
+            dlq.display()
+        ),
+    );
+    let relay = RelayProcess::run(&cfg, &db.path("relay.log"));
+    db.admin
+        .batch_execute(
+            "INSERT INTO outbox VALUES ('ffffffff-0000-4000-8000-000000000001', 'order', 'o-1', 'OrderCreated', '{\"n\": 1}');
+             INSERT INTO outbox VALUES ('ffffffff-0000-4000-8000-000000000002', 'order', 'o-2', 'OrderCreated', repeat('x', 8000));
+             INSERT INTO outbox VALUES ('ffffffff-0000-4000-8000-000000000003', 'order', 'o-3', 'OrderCreated', '{\"n\": 3}');",
+        )
+        .await
+        .unwrap();
+    wait_until(
+        Duration::from_secs(60),
+        "two small events in the stream, the big one dead-lettered",
+        || {
+            let n = nats.stream_messages("SHOP").unwrap_or(0);
+            let d = read_jsonl(&dlq).len();
+            async move { n >= 2 && d >= 1 }
+        },
+    )
+    .await;
+    let dead = &read_jsonl(&dlq)[0];
+    assert_eq!(dead["id"], "ffffffff-0000-4000-8000-000000000002");
+    assert_eq!(dead["stage"], "sink:broker");
+    assert!(
+        dead["reason"].as_str().unwrap().contains("max_payload"),
+        "{dead}"
+    );
+    assert_eq!(dead["event"]["subject"], "o-2", "the whole event is kept");
+    let end = db.current_wal_lsn().await;
+    wait_until(
+        Duration::from_secs(30),
+        "slot confirmed past the dead letter",
+        || async { db.confirmed_flush_lsn().await >= end },
+    )
+    .await;
+    assert_eq!(nats.stream_messages("SHOP"), Some(2));
+    assert!(
+        relay.log_text().contains("rejected permanently"),
+        "{}",
+        relay.log_text()
+    );
+}

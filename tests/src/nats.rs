@@ -20,6 +20,8 @@ pub fn nats_server_bin() -> PathBuf {
 
 pub struct NatsServer {
     child: Option<Child>,
+    /// Extra server configuration (a config file passed with `-c`), e.g. `max_payload: 4096`.
+    config: Option<PathBuf>,
     pub port: u16,
     pub monitor_port: u16,
     pub store: PathBuf,
@@ -27,12 +29,23 @@ pub struct NatsServer {
 
 impl NatsServer {
     pub fn start() -> NatsServer {
+        Self::start_with_config("")
+    }
+
+    /// Start with extra server configuration lines (nats-server config syntax).
+    pub fn start_with_config(config: &str) -> NatsServer {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let store = std::env::temp_dir().join(format!("outbox-nats-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&store);
         std::fs::create_dir_all(&store).unwrap();
+        let config = (!config.is_empty()).then(|| {
+            let path = store.with_extension("conf");
+            std::fs::write(&path, config).unwrap();
+            path
+        });
         let mut s = NatsServer {
             child: None,
+            config,
             port: pgtemp::free_port().unwrap(),
             monitor_port: pgtemp::free_port().unwrap(),
             store,
@@ -48,7 +61,11 @@ impl NatsServer {
 
     /// Start on the same ports with another store directory (e.g. a copy).
     pub fn start_on(&mut self, store: &Path) {
-        let child = Command::new(nats_server_bin())
+        let mut cmd = Command::new(nats_server_bin());
+        if let Some(config) = &self.config {
+            cmd.arg("-c").arg(config);
+        }
+        let child = cmd
             .args([
                 "-a",
                 "127.0.0.1",
@@ -129,6 +146,9 @@ impl Drop for NatsServer {
             let _ = c.wait();
         }
         let _ = std::fs::remove_dir_all(&self.store);
+        if let Some(config) = &self.config {
+            let _ = std::fs::remove_file(config);
+        }
     }
 }
 
