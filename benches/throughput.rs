@@ -10,8 +10,9 @@
 //! `cargo bench -p outbox-relay-benches` (release build). `BENCH_ROWS` sets the backlog.
 
 use outbox_relay::{Config, Relay};
-use pgtemp::{Cluster, ClusterOptions, PgBinaries};
-use relay_sinks::{FileSink, NullSink, Sink};
+use relay_contracts::Sink;
+use relay_sinks::{FileSink, NullSink};
+use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -29,7 +29,7 @@ async fn check_passes_on_a_prepared_database() {
 #[tokio::test(flavor = "multi_thread")]
 async fn check_reports_wal_level_replica() {
     let db = TestDb::start(Setup {
-        options: pgtemp::ClusterOptions::default().set("wal_level", "replica"),
+        options: relay_tempdb::ClusterOptions::default().set("wal_level", "replica"),
         create_slot: false,
         ..Setup::default()
     })

@@ -78,7 +78,7 @@ async fn sigkill_at_random_moments_loses_nothing() {
         println!(
             "kill {kill} after {delay} ms: {} events in the sink, slot confirmed {}",
             present.len(),
-            relay_events::format_lsn(confirmed)
+            relay_contracts::format_lsn(confirmed)
         );
         snapshots.push(Snapshot { confirmed, present });
         relay = RelayProcess::run(&cfg, &log);
@@ -110,8 +110,8 @@ async fn sigkill_at_random_moments_loses_nothing() {
             assert!(
                 s.confirmed <= first_missing.end_lsn,
                 "kill {i} (seed {seed}): slot confirmed {} but transaction ending at {} had an event missing from the sink",
-                relay_events::format_lsn(s.confirmed),
-                relay_events::format_lsn(first_missing.end_lsn)
+                relay_contracts::format_lsn(s.confirmed),
+                relay_contracts::format_lsn(first_missing.end_lsn)
             );
         }
     }

@@ -9,8 +9,8 @@ use futures::future::BoxFuture;
 use outbox_relay::{Config, Relay};
 use outbox_relay_tests::*;
 use rand::{Rng, SeedableRng};
-use relay_events::OutboundEvent;
-use relay_sinks::{FileSink, Outcome, Sink};
+use relay_contracts::{Batch, Outcome, Probe, Sink, SinkError};
+use relay_sinks::FileSink;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,17 +31,27 @@ impl Sink for FlakySink {
         "flaky"
     }
 
-    fn publish(&self, event: Arc<OutboundEvent>) -> BoxFuture<'static, Outcome> {
-        let flaky = self.rng.lock().unwrap().gen_bool(0.2);
-        if self.down.load(Ordering::SeqCst) || flaky {
-            self.failures.fetch_add(1, Ordering::SeqCst);
-            let delay = self.rng.lock().unwrap().gen_range(0..20);
-            return Box::pin(async move {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-                Outcome::Retryable("injected: broker unavailable".into())
-            });
-        }
-        self.inner.publish(event)
+    fn publish(&self, batch: Batch) -> BoxFuture<'static, Vec<Outcome>> {
+        let outcomes: Vec<_> = batch
+            .into_iter()
+            .map(|event| {
+                let flaky = self.rng.lock().unwrap().gen_bool(0.2);
+                if self.down.load(Ordering::SeqCst) || flaky {
+                    self.failures.fetch_add(1, Ordering::SeqCst);
+                    let delay = self.rng.lock().unwrap().gen_range(0..20);
+                    return Box::pin(async move {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                        Outcome::Retryable("injected: broker unavailable".into())
+                    }) as BoxFuture<'static, Outcome>;
+                }
+                self.inner.publish_one(event)
+            })
+            .collect();
+        Box::pin(futures::future::join_all(outcomes))
+    }
+
+    fn probe(&self) -> BoxFuture<'static, Result<Probe, SinkError>> {
+        self.inner.probe()
     }
 }
 
@@ -96,8 +106,8 @@ async fn a_failing_sink_stalls_the_lsn_and_loses_or_reorders_nothing() {
             assert!(
                 confirmed <= first_missing.end_lsn,
                 "confirmed {} passed a transaction ({}) with an undelivered event",
-                relay_events::format_lsn(confirmed),
-                relay_events::format_lsn(first_missing.end_lsn)
+                relay_contracts::format_lsn(confirmed),
+                relay_contracts::format_lsn(first_missing.end_lsn)
             );
         } else {
             break;

@@ -203,8 +203,8 @@ async fn a_ten_second_broker_outage_loses_nothing_and_holds_the_slot() {
     assert!(
         max_confirmed <= first_missing.end_lsn,
         "slot confirmed {} during the outage, past {} (first transaction missing from the stream)",
-        relay_events::format_lsn(max_confirmed),
-        relay_events::format_lsn(first_missing.end_lsn)
+        relay_contracts::format_lsn(max_confirmed),
+        relay_contracts::format_lsn(first_missing.end_lsn)
     );
     let _ = std::fs::remove_dir_all(&snapshot);
 }

@@ -7,7 +7,7 @@
 
 pub mod nats;
 
-use pgtemp::{Cluster, ClusterOptions, PgBinaries};
+use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,7 +25,7 @@ pub const RELAY_PASSWORD: &str = "relay-test-password";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// PostgreSQL 15 binaries: `$OUTBOX_PG15_BIN`, else whatever `pgtemp` finds.
+/// PostgreSQL 15 binaries: `$OUTBOX_PG15_BIN`, else whatever `relay_tempdb` finds.
 pub fn pg15() -> PgBinaries {
     match std::env::var_os("OUTBOX_PG15_BIN") {
         Some(dir) => {

@@ -46,8 +46,8 @@ impl NatsServer {
         let mut s = NatsServer {
             child: None,
             config,
-            port: pgtemp::free_port().unwrap(),
-            monitor_port: pgtemp::free_port().unwrap(),
+            port: relay_tempdb::free_port().unwrap(),
+            monitor_port: relay_tempdb::free_port().unwrap(),
             store,
         };
         s.start_again();

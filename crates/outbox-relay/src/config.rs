@@ -3,6 +3,9 @@
 //! Sits at the binary's edge: it is read once at start and turned into the settings of
 //! each stage (source, capture, sinks, pipeline). Every key is documented in README.md.
 
+use relay_contracts::config::{duration as humantime_serde, OneOrMany};
+use relay_contracts::Backoff;
+use relay_sinks::{DeadLetterConfig, SinkConfig};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,36 +38,20 @@ pub struct Config {
     pub source: SourceSection,
     #[serde(default)]
     pub capture: CaptureSection,
-    pub sinks: Vec<SinkSection>,
+    pub sinks: Vec<SinkConfig>,
     #[serde(default)]
-    pub dead_letter: Option<DeadLetterSection>,
+    pub dead_letter: Option<DeadLetterConfig>,
     #[serde(default)]
     pub pipeline: PipelineSection,
     #[serde(default)]
     pub metrics: Option<MetricsSection>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    pub fn to_vec(&self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        }
-    }
-}
-
 fn default_slot() -> String {
     "outbox_relay".into()
 }
-fn default_publication() -> OneOrMany {
-    OneOrMany::One("outbox_relay".into())
+fn default_publication() -> OneOrMany<String> {
+    OneOrMany(vec!["outbox_relay".into()])
 }
 fn default_status_interval() -> Duration {
     Duration::from_secs(1)
@@ -93,7 +80,7 @@ pub struct SourceSection {
     #[serde(default = "default_slot")]
     pub slot: String,
     #[serde(default = "default_publication")]
-    pub publication: OneOrMany,
+    pub publication: OneOrMany<String>,
     #[serde(default = "default_status_interval", with = "humantime_serde")]
     pub status_interval: Duration,
     #[serde(default = "default_buffer_events")]
@@ -185,36 +172,6 @@ impl CaptureSection {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum SinkSection {
-    /// Append-only JSON lines, acked after fsync.
-    File { name: String, path: PathBuf },
-    /// JSON lines on standard output.
-    Stdout { name: String },
-    /// Discard (benchmarks).
-    Null { name: String },
-    /// NATS JetStream (see relay_sinks::nats for every key).
-    Nats(Box<relay_sinks::NatsConfig>),
-}
-
-impl SinkSection {
-    pub fn name(&self) -> &str {
-        match self {
-            SinkSection::File { name, .. }
-            | SinkSection::Stdout { name }
-            | SinkSection::Null { name } => name,
-            SinkSection::Nats(n) => &n.name,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeadLetterSection {
-    pub path: PathBuf,
-}
-
-#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSection {
     #[serde(default = "default_max_inflight_events")]
@@ -245,6 +202,13 @@ fn default_drain_timeout() -> Duration {
     Duration::from_secs(30)
 }
 
+impl PipelineSection {
+    /// The retry policy of `retry_initial` / `retry_max` (zero delays are refused).
+    pub fn retry(&self) -> Result<Backoff, relay_contracts::BackoffError> {
+        Backoff::new(self.retry_initial, self.retry_max)
+    }
+}
+
 impl Default for PipelineSection {
     fn default() -> Self {
         Self {
@@ -261,20 +225,6 @@ impl Default for PipelineSection {
 #[serde(deny_unknown_fields)]
 pub struct MetricsSection {
     pub listen: String,
-}
-
-mod humantime_serde {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "`{s}` is not a duration like \"500ms\" or \"10s\": {e}"
-            ))
-        })
-    }
 }
 
 impl Config {
@@ -331,6 +281,9 @@ impl Config {
                 "set at most one of source.password_file and source.password_env".into(),
             ));
         }
+        self.pipeline
+            .retry()
+            .map_err(|e| invalid(format!("pipeline.retry_initial / retry_max: {e}")))?;
         if self.pipeline.max_inflight_events == 0 || self.pipeline.max_inflight_bytes == 0 {
             return Err(invalid(
                 "pipeline.max_inflight_events and max_inflight_bytes must be positive".into(),
@@ -448,7 +401,7 @@ listen = "127.0.0.1:9187"
             cfg.capture.schema_table(),
             ("public".into(), "events".into())
         );
-        assert!(matches!(&cfg.sinks[0], SinkSection::File { name, .. } if name == "archive"));
+        assert!(matches!(&cfg.sinks[0], SinkConfig::File(f) if f.name == "archive"));
         assert!(cfg.dead_letter.is_some());
     }
 
@@ -485,7 +438,7 @@ listen = "127.0.0.1:9187"
         let text = include_str!("../../../deploy/relay.toml");
         let cfg = Config::parse(text, "deploy/relay.toml", &env).unwrap();
         match &cfg.sinks[0] {
-            SinkSection::Nats(n) => {
+            SinkConfig::Nats(n) => {
                 assert_eq!(n.stream, "PORTAL_EVENTS");
                 assert!(n.create_stream);
             }

@@ -3,8 +3,9 @@
 //! them. Shows the whole pipeline on a machine with nothing but PostgreSQL's binaries.
 
 use anyhow::Context;
-use pgtemp::{Cluster, ClusterOptions, PgBinaries};
-use relay_sinks::{Sink, StdoutSink};
+use relay_contracts::Sink;
+use relay_sinks::StdoutSink;
+use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;

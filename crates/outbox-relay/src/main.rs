@@ -53,7 +53,7 @@ enum CatalogFormat {
 }
 
 fn print_catalog(format: CatalogFormat) -> anyhow::Result<()> {
-    use relay_catalog::schema;
+    use relay_catalog_docs as schema;
     let text = match format {
         CatalogFormat::Asyncapi => serde_json::to_string_pretty(&schema::asyncapi())?,
         CatalogFormat::Jsonschema => {

@@ -1,20 +1,28 @@
 //! The run loop: connect, stream, and reconnect from the confirmed LSN after failures.
 
 use anyhow::Context;
-use relay_events::{Capture, CaptureConfig, Profile};
-use relay_pipeline::{
-    Backoff, Connector, EnrichConfig, Exit, Metrics, Pipeline, PipelineConfig, PipelineError,
-};
-use relay_sinks::{DeadLetter, FileSink, NatsSink, NullSink, Sink, StdoutSink};
+use relay_capture::{Capture, CaptureConfig, Profile};
+use relay_catalog::{Connector, EnrichConfig, PortalEnrichStage};
+use relay_contracts::{Backoff, Classify, DeadLetterWriter, Sink};
+use relay_pipeline::{Exit, Metrics, Pipeline, PipelineConfig, PipelineError};
 use relay_source::{ConnectionSettings, PgSource, SourceError, StreamSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-use crate::config::{Config, ProfileName, SinkSection};
+use crate::config::{Config, ProfileName};
 
 const RECONNECT_MIN: Duration = Duration::from_millis(500);
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
+
+/// Delays between reconnects of the replication session.
+fn reconnect_backoff() -> Backoff {
+    Backoff {
+        initial: RECONNECT_MIN,
+        max: RECONNECT_MAX,
+        jitter: Backoff::DEFAULT_JITTER,
+    }
+}
 
 /// A configured relay, ready to run.
 pub struct Relay {
@@ -62,12 +70,7 @@ pub async fn build_sinks(cfg: &Config) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
     relay_sinks::install_crypto_provider();
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(cfg.sinks.len());
     for s in &cfg.sinks {
-        sinks.push(match s {
-            SinkSection::File { name, path } => Arc::new(FileSink::open(name, path)?),
-            SinkSection::Stdout { name } => Arc::new(StdoutSink::new(name)),
-            SinkSection::Null { name } => Arc::new(NullSink::new(name)),
-            SinkSection::Nats(n) => Arc::new(NatsSink::connect(n).await?),
-        });
+        sinks.push(s.build().await?);
     }
     Ok(sinks)
 }
@@ -92,10 +95,11 @@ impl Relay {
             application_name: cfg.source.application_name.clone(),
         };
         let dead_letter = match &cfg.dead_letter {
-            Some(d) => Some(Arc::new(DeadLetter::open(&d.path)?)),
+            Some(d) => Some(Arc::new(d.open()?) as Arc<dyn DeadLetterWriter>),
             None => None,
         };
         let p = &cfg.pipeline;
+        let retry = p.retry()?;
         let mut pipeline = Pipeline::new(
             Capture::new(capture_config(cfg)),
             sinks,
@@ -103,10 +107,7 @@ impl Relay {
             PipelineConfig {
                 max_inflight_events: p.max_inflight_events,
                 max_inflight_bytes: p.max_inflight_bytes,
-                retry: Backoff {
-                    initial: p.retry_initial,
-                    max: p.retry_max,
-                },
+                retry,
                 drain_timeout: p.drain_timeout,
             },
         );
@@ -116,13 +117,14 @@ impl Relay {
                 let lookup = lookup.clone();
                 Box::pin(async move { lookup.connect_query().await.map_err(|e| e.to_string()) })
             });
-            pipeline = pipeline.with_enrichment(EnrichConfig {
+            pipeline = pipeline.with_enrichment(Arc::new(PortalEnrichStage::new(EnrichConfig {
                 connector,
                 delete_hold: cfg.capture.delete_hold,
                 batch: cfg.capture.enrich_batch,
                 source: cfg.capture.event_source.clone(),
                 schema: cfg.capture.schema_table().0,
-            });
+                retry,
+            })));
         }
         Ok(Self {
             conn,
@@ -138,7 +140,7 @@ impl Relay {
     /// Run until `shutdown` becomes true (graceful: in-flight events drain and their
     /// position is confirmed) or a non-retryable error.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let mut delay = RECONNECT_MIN;
+        let mut reconnect = reconnect_backoff().retry();
         let mut waiting_for_slot = false;
         loop {
             if *shutdown.borrow() {
@@ -160,10 +162,10 @@ impl Relay {
                     sleep_or_shutdown(Duration::from_secs(2), &mut shutdown).await;
                     continue;
                 }
-                Err(e) if relay_pipeline::SourceFailure::is_retryable(&e) => {
+                Err(e) if e.is_retryable() => {
+                    let delay = reconnect.next_delay();
                     tracing::warn!(error = %e, retry_in = ?delay, "cannot start replication; retrying");
                     sleep_or_shutdown(delay, &mut shutdown).await;
-                    delay = (delay * 2).min(RECONNECT_MAX);
                     continue;
                 }
                 Err(e) => {
@@ -177,7 +179,7 @@ impl Relay {
                 }
             };
             waiting_for_slot = false;
-            delay = RECONNECT_MIN;
+            reconnect.reset();
             tracing::info!(
                 database = %self.conn.display(),
                 slot = %self.stream.slot,
@@ -198,20 +200,20 @@ impl Relay {
                         .await;
                     source.close(Duration::from_secs(5)).await;
                     tracing::info!(
-                        confirmed_lsn = %relay_events::format_lsn(self.metrics().confirmed_lsn.load(std::sync::atomic::Ordering::Relaxed)),
+                        confirmed_lsn = %relay_contracts::format_lsn(self.metrics().confirmed_lsn.load(std::sync::atomic::Ordering::Relaxed)),
                         "stopped"
                     );
                     return Ok(());
                 }
                 Ok(Exit::SourceEnded) => {
+                    let delay = reconnect.next_delay();
                     tracing::warn!(retry_in = ?delay, "replication stream ended; reconnecting");
                     sleep_or_shutdown(delay, &mut shutdown).await;
-                    delay = (delay * 2).min(RECONNECT_MAX);
                 }
                 Err(e) if e.is_retryable() => {
-                    tracing::warn!(error = %e, "replication interrupted; reconnecting and replaying from the confirmed position");
+                    let delay = reconnect.next_delay();
+                    tracing::warn!(error = %e, retry_in = ?delay, "replication interrupted; reconnecting and replaying from the confirmed position");
                     sleep_or_shutdown(delay, &mut shutdown).await;
-                    delay = (delay * 2).min(RECONNECT_MAX);
                 }
                 Err(e) => {
                     // Let the client report what was confirmed before the failure.

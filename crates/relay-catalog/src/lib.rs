@@ -16,29 +16,44 @@
 //! ([`BusinessEvent::to_cloudevent`]).
 //!
 //! The contract for consumers (a JSON Schema per event type, an AsyncAPI 3.0 document,
-//! the catalog page) is generated from the same catalog ([`schema`]) and checked into
-//! `docs/`.
+//! the catalog page) is generated from the same catalog by `relay-catalog-docs`, which
+//! the runtime does not need, and checked into `docs/`.
+//!
+//! Modules, leaves first (no import circles): `catalog` (the specs as data) and
+//! `queries` (the lookup SQL); `tombstones` (deleted rows) and `model` (records, events,
+//! statuses); `store` (rows a batch can see); `build` (one builder per entity);
+//! `lookup` (the batched queries); `enricher` (records → events); `resolve` and
+//! `derived` (which held deletes a record explains, events the portal does not audit);
+//! `stage` (the enrich stage the pipeline calls).
 
 mod build;
 pub mod catalog;
-mod enrich;
-mod examples;
+mod derived;
+mod enricher;
+mod error;
 mod lookup;
+mod model;
 mod queries;
 mod resolve;
-pub mod schema;
+mod stage;
 mod store;
 mod tombstones;
 
-pub use build::{STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_NAME};
 pub use catalog::{
     Aggregate, CapturedTable, Catalog, ConfigurationType, Entity, EventSpec, NamedQuery,
     Orientation, Origin, RefType, Side, UNKNOWN_EVENT_TYPE, UNKNOWN_ROUTE,
 };
-pub use enrich::{
+pub use derived::{
     access_expired_event, access_expired_record, cascade_removed_events, cascade_removed_records,
-    now_rfc3339, orphan_removed_record, AuditRecord, BusinessEvent, EnrichError, Enricher,
-    EnvelopeContext,
+    orphan_removed_record,
 };
+pub use enricher::Enricher;
+pub use error::EnrichError;
+pub use model::{
+    refs, AuditRecord, BusinessEvent, EnvelopeContext, Refs, STATUS_COMPLETE, STATUS_NOT_FOUND,
+    STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_NAME,
+};
+pub use relay_contracts::now_rfc3339;
 pub use resolve::resolved_tombstones;
+pub use stage::{Connector, EnrichConfig, PortalEnrichStage};
 pub use tombstones::{old_tuple_row, Row, Tombstones};

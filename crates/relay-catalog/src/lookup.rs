@@ -17,9 +17,9 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::build::{refs, Refs};
 use crate::catalog::{self, Entity, EventSpec, NamedQuery, CONFIGURATION_TYPES};
-use crate::enrich::{AuditRecord, EnrichError};
+use crate::error::EnrichError;
+use crate::model::{refs, AuditRecord, Refs};
 use crate::store::{text, Store};
 use crate::tombstones::{id_key, Row};
 
@@ -109,18 +109,14 @@ fn job<'a>(
     )
 }
 
-/// Retryable: connection-level failures (closed, I/O), and SQLSTATE classes 08
-/// (connection), 53 (resources), 57P (shutdown), 57014 (cancelled), 40001/40P01
-/// (serialization, deadlock), 55P03 (lock). Anything else is a query that cannot work.
+/// Retryable: connection-level failures (closed, I/O), and the SQLSTATEs the one table
+/// ([`relay_contracts::sqlstate::class`]) says are worth retrying (connection,
+/// resources, shutdown, cancelled by `statement_timeout`, serialization, locks). Anything
+/// else is a query that cannot work until someone fixes the schema or the grants.
 fn classify(query: &'static str, e: tokio_postgres::Error) -> EnrichError {
     let code = e.code().map(|c| c.code().to_string());
     let retryable = match code.as_deref() {
-        Some(c) => {
-            c.starts_with("08")
-                || c.starts_with("53")
-                || c.starts_with("57P")
-                || matches!(c, "57014" | "40001" | "40P01" | "55P03")
-        }
+        Some(c) => relay_contracts::sqlstate::class(c).is_retry(),
         None => {
             e.is_closed()
                 || std::error::Error::source(&e)

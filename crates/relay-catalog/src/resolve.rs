@@ -7,12 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::build::refs;
 use crate::catalog::{
     Catalog, Entity, CONFIGURATION_TYPES, DERIVED_ACCESS_CASCADE, DERIVED_ASSET_CASCADE,
     DERIVED_PORT_CASCADE,
 };
-use crate::enrich::AuditRecord;
+use crate::model::{refs, AuditRecord};
 use crate::store::text;
 use crate::tombstones::{id_key, Row, Tombstones};
 

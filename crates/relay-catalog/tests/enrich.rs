@@ -10,6 +10,7 @@ use relay_catalog::{
     access_expired_event, access_expired_record, cascade_removed_events, AuditRecord,
     BusinessEvent, Catalog, Enricher, Tombstones,
 };
+use relay_contracts::Classify;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -943,7 +944,7 @@ async fn product_deleted_with_children_from_captured_deletes() {
     assert_ne!(cascade_removed_events(P, &t, lsn + 1)[0].id, offline[0].id);
     assert_eq!(
         offline[2].id,
-        relay_events::derived_event_id("output_port.removed.cascade", D, lsn)
+        relay_contracts::derived_event_id("output_port.removed.cascade", D, lsn)
     );
 
     // With lookups, the live consumer is filled in.
@@ -1002,7 +1003,7 @@ async fn access_expiry_yields_a_derived_event_with_a_stable_id() {
     assert_eq!(offline.audit_name, "");
     assert_eq!(
         offline.id,
-        relay_events::derived_event_id(
+        relay_contracts::derived_event_id(
             "access.expired",
             "99999999-0000-4000-8000-000000000007",
             lsn
@@ -1102,7 +1103,8 @@ async fn unknown_names_and_missing_entities_are_delivered_with_a_marker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_query_per_entity_kind_per_batch() {
     let db = start_with(
-        pgtemp::ClusterOptions::default().set("shared_preload_libraries", "pg_stat_statements"),
+        relay_tempdb::ClusterOptions::default()
+            .set("shared_preload_libraries", "pg_stat_statements"),
     )
     .await;
     let c = &db.client;

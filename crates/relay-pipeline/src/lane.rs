@@ -1,37 +1,24 @@
-//! One lane per sink: publishes events in arrival (commit) order, retries retryable
-//! failures with capped exponential backoff, and keeps each aggregate's events in order.
+//! One lane per sink: publishes events in arrival (commit) order, in batches of up to
+//! the sink's `max_batch`, retries retryable failures with the one backoff policy, and
+//! keeps each aggregate's events in order.
 //!
 //! For a sink that is not order-preserving, at most one event per aggregate is in flight:
 //! the next event of that aggregate waits until the previous one has its final outcome,
 //! so a retry can never land behind a newer event (DESIGN.md invariant 5). Events of
-//! different aggregates are pipelined freely.
+//! different aggregates are pipelined freely. A batch is cut from the events ready at
+//! that moment (no linger): each event's outcome is handled on its own, so one refused
+//! entry never holds back or fails the rest of its batch.
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
-use relay_events::OutboundEvent;
-use relay_sinks::{Outcome, Sink};
+use relay_contracts::{Backoff, OutboundEvent, Outcome, Sink, UnitId};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use crate::tracker::UnitId;
 use crate::Metrics;
-
-/// Retry timing for retryable failures.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Backoff {
-    fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-}
 
 pub(crate) struct LaneItem {
     pub unit: UnitId,
@@ -80,18 +67,39 @@ pub(crate) fn spawn(
     (tx, handle)
 }
 
-type Attempt = futures::future::BoxFuture<'static, (LaneItem, Outcome, u32)>;
+/// One publish call: the items, their outcomes, and the retry number of the items.
+type Attempt = futures::future::BoxFuture<'static, (Vec<LaneItem>, Vec<Outcome>, u32)>;
 
-fn attempt(sink: &Arc<dyn Sink>, item: LaneItem, n: u32, delay: Option<Duration>) -> Attempt {
+fn attempt(sink: &Arc<dyn Sink>, items: Vec<LaneItem>, n: u32, delay: Option<Duration>) -> Attempt {
     let sink = Arc::clone(sink);
     async move {
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
         }
-        let outcome = sink.publish(Arc::clone(&item.event)).await;
-        (item, outcome, n)
+        let batch = items.iter().map(|i| Arc::clone(&i.event)).collect();
+        let mut outcomes = sink.publish(batch).await;
+        // A sink that answers for fewer events than it was given: the rest are retried.
+        outcomes.resize_with(items.len(), || {
+            Outcome::Retryable("the sink returned no outcome for this event".into())
+        });
+        (items, outcomes, n)
     }
     .boxed()
+}
+
+struct Lane {
+    index: usize,
+    sink: Arc<dyn Sink>,
+    backoff: Backoff,
+    results: mpsc::UnboundedSender<LaneResult>,
+    metrics: Arc<Metrics>,
+    ordered: bool,
+    max_batch: usize,
+    /// aggregate → events waiting behind the one in flight (present = one is in flight)
+    busy: HashMap<String, VecDeque<LaneItem>>,
+    inflight: FuturesUnordered<Attempt>,
+    last_log: Option<Instant>,
+    suppressed: u64,
 }
 
 async fn run(
@@ -102,73 +110,145 @@ async fn run(
     results: mpsc::UnboundedSender<LaneResult>,
     metrics: Arc<Metrics>,
 ) {
-    let ordered = sink.preserves_order();
-    // aggregate → events waiting behind the one in flight (present = one is in flight)
-    let mut busy: HashMap<String, VecDeque<LaneItem>> = HashMap::new();
-    let mut inflight: FuturesUnordered<Attempt> = FuturesUnordered::new();
+    let mut lane = Lane {
+        index,
+        ordered: sink.preserves_order(),
+        max_batch: sink.max_batch().max(1),
+        sink,
+        backoff,
+        results,
+        metrics,
+        busy: HashMap::new(),
+        inflight: FuturesUnordered::new(),
+        last_log: None,
+        suppressed: 0,
+    };
     let mut input_open = true;
-    let mut last_log: Option<Instant> = None;
-    let mut suppressed = 0u64;
+    let mut ready: Vec<LaneItem> = Vec::new();
     loop {
         tokio::select! {
             item = rx.recv(), if input_open => {
                 let Some(item) = item else { input_open = false; continue };
-                if ordered {
-                    inflight.push(attempt(&sink, item, 0, None));
-                } else if let Some(queue) = busy.get_mut(&item.event.aggregate) {
-                    queue.push_back(item);
-                } else {
-                    busy.insert(item.event.aggregate.clone(), VecDeque::new());
-                    inflight.push(attempt(&sink, item, 0, None));
+                lane.admit(item, &mut ready);
+                // Take what else is already queued, so a batch-capable sink gets batches.
+                while ready.len() < lane.max_batch {
+                    match rx.try_recv() {
+                        Ok(item) => lane.admit(item, &mut ready),
+                        Err(_) => break,
+                    }
                 }
+                lane.launch(&mut ready, 0, None);
             }
-            Some((item, outcome, n)) = inflight.next() => {
-                let aggregate = item.event.aggregate.clone();
-                let done = match outcome {
-                    Outcome::Acked => {
-                        let bytes = item.event.size() as u64;
-                        let _ = results.send(LaneResult::Acked { unit: item.unit, bytes });
-                        true
-                    }
-                    Outcome::Rejected(reason) => {
-                        tracing::warn!(sink = sink.name(), event_id = %item.event.id, %reason, "event rejected permanently");
-                        let _ = results.send(LaneResult::Rejected { unit: item.unit, sink: index, event: item.event, reason });
-                        true
-                    }
-                    Outcome::Retryable(reason) if ordered => {
-                        let _ = results.send(LaneResult::Broken { sink: index, reason });
-                        return;
-                    }
-                    Outcome::Retryable(reason) => {
-                        metrics.retries.fetch_add(1, Ordering::Relaxed);
-                        let delay = backoff.delay(n);
-                        let now = Instant::now();
-                        if last_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5)) {
-                            tracing::warn!(
-                                sink = sink.name(),
-                                %reason,
-                                retry_in = ?delay,
-                                similar_failures_since_last_log = suppressed,
-                                "publish failed; retrying (the confirmed LSN waits)"
-                            );
-                            last_log = Some(now);
-                            suppressed = 0;
-                        } else {
-                            suppressed += 1;
-                        }
-                        inflight.push(attempt(&sink, item, n.saturating_add(1), Some(delay)));
-                        false
-                    }
-                };
-                if done && !ordered {
-                    let next = busy.get_mut(&aggregate).and_then(VecDeque::pop_front);
-                    match next {
-                        Some(next) => inflight.push(attempt(&sink, next, 0, None)),
-                        None => { busy.remove(&aggregate); }
-                    }
+            Some((items, outcomes, n)) = lane.inflight.next() => {
+                if !lane.settle(items, outcomes, n) {
+                    return;
                 }
             }
             else => break,
+        }
+    }
+}
+
+impl Lane {
+    /// An event arrives: ready at once, or queued behind its aggregate's event in flight.
+    fn admit(&mut self, item: LaneItem, ready: &mut Vec<LaneItem>) {
+        if self.ordered {
+            ready.push(item);
+        } else if let Some(queue) = self.busy.get_mut(&item.event.aggregate) {
+            queue.push_back(item);
+        } else {
+            self.busy
+                .insert(item.event.aggregate.clone(), VecDeque::new());
+            ready.push(item);
+        }
+    }
+
+    /// Publish `ready` in batches of at most `max_batch`.
+    fn launch(&mut self, ready: &mut Vec<LaneItem>, n: u32, delay: Option<Duration>) {
+        while !ready.is_empty() {
+            let take = ready.len().min(self.max_batch);
+            let batch: Vec<LaneItem> = ready.drain(..take).collect();
+            self.inflight.push(attempt(&self.sink, batch, n, delay));
+        }
+    }
+
+    /// Handle one batch's outcomes; `false` when the lane must stop (an order-preserving
+    /// sink failed).
+    fn settle(&mut self, items: Vec<LaneItem>, outcomes: Vec<Outcome>, n: u32) -> bool {
+        let mut retry: Vec<LaneItem> = Vec::new();
+        let mut next: Vec<LaneItem> = Vec::new();
+        let mut retry_reason = None;
+        for (item, outcome) in items.into_iter().zip(outcomes) {
+            let aggregate = match outcome {
+                Outcome::Acked => {
+                    let bytes = item.event.size() as u64;
+                    let _ = self.results.send(LaneResult::Acked {
+                        unit: item.unit,
+                        bytes,
+                    });
+                    item.event.aggregate.clone()
+                }
+                Outcome::Rejected(reason) => {
+                    tracing::warn!(sink = self.sink.name(), event_id = %item.event.id, %reason, "event rejected permanently");
+                    let aggregate = item.event.aggregate.clone();
+                    let _ = self.results.send(LaneResult::Rejected {
+                        unit: item.unit,
+                        sink: self.index,
+                        event: item.event,
+                        reason,
+                    });
+                    aggregate
+                }
+                Outcome::Retryable(reason) if self.ordered => {
+                    let _ = self.results.send(LaneResult::Broken {
+                        sink: self.index,
+                        reason,
+                    });
+                    return false;
+                }
+                Outcome::Retryable(reason) => {
+                    self.metrics.retries.fetch_add(1, Ordering::Relaxed);
+                    retry.push(item);
+                    retry_reason.get_or_insert(reason);
+                    continue;
+                }
+            };
+            if !self.ordered {
+                match self.busy.get_mut(&aggregate).and_then(VecDeque::pop_front) {
+                    Some(item) => next.push(item),
+                    None => {
+                        self.busy.remove(&aggregate);
+                    }
+                }
+            }
+        }
+        if let Some(reason) = retry_reason {
+            let delay = self.backoff.delay(n);
+            self.log_retry(&reason, delay);
+            self.launch(&mut retry, n.saturating_add(1), Some(delay));
+        }
+        self.launch(&mut next, 0, None);
+        true
+    }
+
+    /// One warning per 5 s at most, with the number of failures not logged in between.
+    fn log_retry(&mut self, reason: &str, delay: Duration) {
+        let now = Instant::now();
+        if self
+            .last_log
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5))
+        {
+            tracing::warn!(
+                sink = self.sink.name(),
+                %reason,
+                retry_in = ?delay,
+                similar_failures_since_last_log = self.suppressed,
+                "publish failed; retrying (the confirmed LSN waits)"
+            );
+            self.last_log = Some(now);
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
         }
     }
 }

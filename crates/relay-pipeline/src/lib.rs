@@ -17,65 +17,24 @@
 //! Any error ends the run without confirming anything more; the caller reconnects and
 //! the slot replays from the confirmed LSN (at-least-once delivery).
 
-mod enrich;
 mod lane;
 mod run;
 pub mod tracker;
 
-pub use enrich::{Connector, EnrichConfig, EnrichFatal};
-pub use lane::Backoff;
-
-use pgoutput::{LogicalDecodingMessage, LogicalMessage};
-use relay_events::Capture;
-use relay_sinks::{DeadLetter, Sink};
+use relay_capture::Capture;
+use relay_contracts::{
+    Backoff, Classify, DeadLetterWriter, EnrichFailure, EnrichStage, ErrorClass, Sink,
+};
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+pub use relay_contracts::{ChangeSource, SourceEvent};
+
 use lane::LaneResult;
 use run::{Done, RunState};
-
-/// What the source hands the pipeline, in WAL order.
-#[derive(Debug, Clone)]
-pub enum SourceEvent {
-    Begin {
-        xid: u32,
-        final_lsn: u64,
-        commit_time_micros: i64,
-    },
-    /// Any other decoded pgoutput message (Relation, Insert, Update, …).
-    Change(LogicalMessage),
-    /// A logical decoding message (`pg_logical_emit_message`).
-    Message(LogicalDecodingMessage),
-    Commit {
-        commit_lsn: u64,
-        end_lsn: u64,
-        commit_time_micros: i64,
-    },
-    /// The server's WAL end; confirmable when nothing read is unresolved.
-    KeepAlive { wal_end: u64 },
-}
-
-/// An error of the source, telling whether reconnecting may help.
-pub trait SourceFailure: std::error::Error + Send + Sync + 'static {
-    fn is_retryable(&self) -> bool;
-}
-
-/// A stream of [`SourceEvent`]s plus a way to confirm positions.
-pub trait ChangeSource: Send {
-    type Error: SourceFailure;
-
-    /// The next event; `Ok(None)` when the stream ended cleanly.
-    ///
-    /// # Cancel safety
-    /// Must be cancel safe: the pipeline polls it inside `select!`.
-    fn next(&mut self) -> impl Future<Output = Result<Option<SourceEvent>, Self::Error>> + Send;
-
-    /// Everything up to `lsn` is durable downstream (monotonic; lower values are ignored).
-    fn confirm(&mut self, lsn: u64);
-}
 
 /// Limits and timings of a run.
 #[derive(Debug, Clone)]
@@ -97,6 +56,7 @@ impl Default for PipelineConfig {
             retry: Backoff {
                 initial: Duration::from_millis(200),
                 max: Duration::from_secs(30),
+                jitter: Backoff::DEFAULT_JITTER,
             },
             drain_timeout: Duration::from_secs(30),
         }
@@ -123,7 +83,7 @@ pub struct Metrics {
 pub enum PipelineError {
     #[error("replication source")]
     Source {
-        retryable: bool,
+        class: ErrorClass,
         #[source]
         error: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -151,17 +111,17 @@ pub enum PipelineError {
     #[error("sink `{sink}` failed and must restart from the confirmed position: {reason}")]
     SinkBroken { sink: String, reason: String },
     #[error(transparent)]
-    Enrich(#[from] EnrichFatal),
+    Enrich(#[from] EnrichFailure),
 }
 
-impl PipelineError {
-    /// Whether reconnecting and replaying from the confirmed LSN may succeed.
-    pub fn is_retryable(&self) -> bool {
+impl Classify for PipelineError {
+    /// `Retry`: reconnecting and replaying from the confirmed LSN may succeed.
+    fn class(&self) -> ErrorClass {
         match self {
-            PipelineError::Source { retryable, .. } => *retryable,
-            PipelineError::SinkBroken { .. } => true,
-            PipelineError::Enrich(EnrichFatal::Unavailable(_)) => true,
-            _ => false,
+            PipelineError::Source { class, .. } => *class,
+            PipelineError::SinkBroken { .. } => ErrorClass::Retry,
+            PipelineError::Enrich(e) => e.class(),
+            _ => ErrorClass::Fatal,
         }
     }
 }
@@ -179,17 +139,17 @@ pub enum Exit {
 pub struct Pipeline {
     capture: Capture,
     sinks: Vec<Arc<dyn Sink>>,
-    dead_letter: Option<Arc<DeadLetter>>,
+    dead_letter: Option<Arc<dyn DeadLetterWriter>>,
     cfg: PipelineConfig,
     metrics: Arc<Metrics>,
-    enrich: Option<EnrichConfig>,
+    enrich: Option<Arc<dyn EnrichStage>>,
 }
 
 impl Pipeline {
     pub fn new(
         capture: Capture,
         sinks: Vec<Arc<dyn Sink>>,
-        dead_letter: Option<Arc<DeadLetter>>,
+        dead_letter: Option<Arc<dyn DeadLetterWriter>>,
         cfg: PipelineConfig,
     ) -> Self {
         Self {
@@ -202,9 +162,9 @@ impl Pipeline {
         }
     }
 
-    /// Enrich portal audit rows with the catalog (the capture must hand over rows:
-    /// `CaptureConfig::enrich`).
-    pub fn with_enrichment(mut self, enrich: EnrichConfig) -> Self {
+    /// Hand audit rows (the capture must hand them over: `CaptureConfig::enrich`) and the
+    /// other changes of each transaction to an enrich stage.
+    pub fn with_enrichment(mut self, enrich: Arc<dyn EnrichStage>) -> Self {
         self.enrich = Some(enrich);
         self
     }

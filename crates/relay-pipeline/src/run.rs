@@ -5,18 +5,20 @@
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use pgoutput::{LogicalMessage, RelationCache};
-use relay_events::{format_lsn, Captured, Malformed, OutboundEvent, TxContext};
-use relay_sinks::{DeadLetter, DeadLetterContent, DeadLetterRecord, Outcome};
+use relay_capture::{Captured, Malformed};
+use relay_contracts::{
+    format_lsn, Classify, DeadLetterContent, DeadLetterRecord, DeadLetterWriter, EnrichSession,
+    OutboundEvent, Outcome, TxContext,
+};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-use crate::enrich;
 use crate::lane::{LaneItem, LaneResult};
 use crate::tracker::{Tracker, UnitId};
-use crate::{ChangeSource, Exit, Pipeline, PipelineError, SourceEvent, SourceFailure};
+use crate::{ChangeSource, Exit, Pipeline, PipelineError, SourceEvent};
 
 /// Messages back into the pipeline loop.
 pub(crate) enum Done {
@@ -34,7 +36,7 @@ pub(crate) struct RunState<'a> {
     lanes: Vec<mpsc::UnboundedSender<LaneItem>>,
     done_tx: mpsc::UnboundedSender<Done>,
     dead_letters: FuturesUnordered<futures::future::BoxFuture<'static, ()>>,
-    enrich: Option<enrich::EnrichState>,
+    enrich: Option<Box<dyn EnrichSession>>,
     /// When pending audit rows must be enriched at the latest.
     flush_deadline: Option<tokio::time::Instant>,
 }
@@ -54,7 +56,7 @@ impl<'a> RunState<'a> {
             lanes,
             done_tx,
             dead_letters: FuturesUnordered::new(),
-            enrich: p.enrich.clone().map(enrich::EnrichState::new),
+            enrich: p.enrich.as_ref().map(|e| e.session()),
             flush_deadline: None,
         }
     }
@@ -116,7 +118,7 @@ impl RunState<'_> {
                     match event {
                         Ok(Some(ev)) => self.on_event(ev, source).await?,
                         Ok(None) => return Ok(Exit::SourceEnded),
-                        Err(e) => return Err(PipelineError::Source { retryable: e.is_retryable(), error: Box::new(e) }),
+                        Err(e) => return Err(PipelineError::Source { class: e.class(), error: Box::new(e) }),
                     }
                 }
                 () = tokio::time::sleep(Duration::from_millis(200)), if draining.is_some() => {}
@@ -248,14 +250,13 @@ impl RunState<'_> {
         &mut self,
         source: &mut S,
     ) -> Result<(), PipelineError> {
-        let retry = self.p.cfg.retry;
         let Some(enrich) = self.enrich.as_mut() else {
             return Ok(());
         };
         if !enrich.has_pending() {
             return Ok(());
         }
-        let flushed = enrich.flush(retry).await?;
+        let flushed = enrich.flush().await?;
         self.flush_deadline = None;
         for (unit, ev) in flushed.events {
             self.dispatch(unit, Captured::Event(ev))?;
@@ -282,11 +283,10 @@ impl RunState<'_> {
 
     /// Emit captured deletes whose hold expired, then release their transactions.
     async fn expire_holds<S: ChangeSource>(&mut self, source: &mut S) -> Result<(), PipelineError> {
-        let retry = self.p.cfg.retry;
         let Some(enrich) = self.enrich.as_mut() else {
             return Ok(());
         };
-        let expired = enrich.expire(std::time::Instant::now(), retry).await?;
+        let expired = enrich.expire(std::time::Instant::now()).await?;
         for e in expired {
             for ev in e.events {
                 self.dispatch(e.unit, Captured::Event(ev))?;
@@ -333,10 +333,8 @@ impl RunState<'_> {
                 let Some(old) = del.old.as_ref().or(del.key.as_ref()) else {
                     return Ok(());
                 };
-                let row = text_row(rel, old);
-                let (ns, name) = (rel.namespace.clone(), rel.name.clone());
                 if let Some(e) = self.enrich.as_mut() {
-                    if e.on_delete(unit, &tx, &ns, &name, row) {
+                    if e.delete(unit, &tx, rel, old) {
                         self.tracker.hold(unit);
                     }
                 }
@@ -347,16 +345,12 @@ impl RunState<'_> {
                 else {
                     return Ok(());
                 };
-                let new = json_row(text_row(rel, &upd.new));
-                let old = upd.old.as_ref().map(|o| json_row(text_row(rel, o)));
-                let (ns, name) = (rel.namespace.clone(), rel.name.clone());
-                let queued = self.enrich.as_mut().and_then(|e| {
-                    let before = e.has_pending_for(unit);
-                    let newly = e.on_update(unit, &tx, &ns, &name, &new, old.as_ref());
-                    (newly || before != e.has_pending_for(unit)).then_some(newly)
-                });
-                if let Some(newly) = queued {
-                    self.queued_for_enrichment(unit, newly);
+                let queued = self
+                    .enrich
+                    .as_mut()
+                    .and_then(|e| e.update(unit, &tx, rel, &upd.new, upd.old.as_ref()));
+                if let Some(q) = queued {
+                    self.queued_for_enrichment(unit, q.newly_held);
                 }
             }
             LogicalMessage::Truncate(t) => {
@@ -401,14 +395,16 @@ impl RunState<'_> {
                     commit_lsn: 0,
                     commit_time_micros: 0,
                 });
-                let pushed = self
-                    .enrich
-                    .as_mut()
-                    .and_then(|e| e.push_audit_row(unit, &tx, &row));
-                if let Some(newly_held) = pushed {
-                    self.queued_for_enrichment(unit, newly_held);
-                    return Ok(());
-                }
+                let row = match self.enrich.as_mut() {
+                    Some(e) => match e.audit_row(unit, &tx, row) {
+                        Ok(q) => {
+                            self.queued_for_enrichment(unit, q.newly_held);
+                            return Ok(());
+                        }
+                        Err(row) => row,
+                    },
+                    None => row,
+                };
                 let id = row
                     .get("id")
                     .and_then(|v| v.as_str())
@@ -419,8 +415,12 @@ impl RunState<'_> {
                     Malformed {
                         aggregate: id.clone(),
                         id,
-                        reason: "audit row handed to enrichment, but enrichment is not configured"
-                            .into(),
+                        reason: if self.enrich.is_some() {
+                            "audit row lacks id, name or subject_type".into()
+                        } else {
+                            "audit row handed to enrichment, but enrichment is not configured"
+                                .into()
+                        },
                         commit_lsn: self.tx.map(|(t, _)| t.commit_lsn).unwrap_or_default(),
                         raw: serde_json::Value::Object(row),
                     },
@@ -454,23 +454,22 @@ impl RunState<'_> {
 
     fn spawn_dead_letter(
         &mut self,
-        dlq: Arc<DeadLetter>,
+        dlq: Arc<dyn DeadLetterWriter>,
         record: DeadLetterRecord,
         unit: UnitId,
         bytes: u64,
     ) {
         let done = self.done_tx.clone();
-        let backoff = self.p.cfg.retry;
+        let mut retry = self.p.cfg.retry.retry();
         self.dead_letters.push(
             async move {
-                let mut delay = backoff.initial;
                 loop {
                     match dlq.write(&record).await {
                         Outcome::Acked => break,
                         other => {
+                            let delay = retry.next_delay();
                             tracing::warn!(outcome = ?other, retry_in = ?delay, "dead-letter write failed; retrying");
                             tokio::time::sleep(delay).await;
-                            delay = (delay * 2).min(backoff.max);
                         }
                     }
                 }
@@ -547,35 +546,6 @@ async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// A decoded tuple as (column, text or null); bytes that are not UTF-8 are replaced.
-fn text_row(rel: &pgoutput::Relation, t: &pgoutput::TupleData) -> Vec<(String, Option<String>)> {
-    rel.columns
-        .iter()
-        .zip(t.0.iter())
-        .filter_map(|(c, v)| {
-            let value = match v {
-                pgoutput::ColumnValue::Null => None,
-                pgoutput::ColumnValue::Text(b) | pgoutput::ColumnValue::Binary(b) => {
-                    Some(String::from_utf8_lossy(b).into_owned())
-                }
-                pgoutput::ColumnValue::UnchangedToast => return None,
-            };
-            Some((c.name.clone(), value))
-        })
-        .collect()
-}
-
-fn json_row(row: Vec<(String, Option<String>)>) -> serde_json::Map<String, serde_json::Value> {
-    row.into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                v.map_or(serde_json::Value::Null, serde_json::Value::String),
-            )
-        })
-        .collect()
 }
 
 fn dead_letter_for(event: &OutboundEvent, sink: &str, reason: String) -> DeadLetterRecord {

@@ -9,8 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-/// Identifies an ack unit; increases with commit order.
-pub type UnitId = u64;
+pub use relay_contracts::UnitId;
 
 #[derive(Debug)]
 struct Unit {

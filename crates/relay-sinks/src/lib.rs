@@ -1,86 +1,99 @@
 //! Delivery: where events leave the relay.
 //!
 //! ```text
-//! capture ─► pipeline lanes ─► **Sink::publish** ─► Outcome ─► tracker (confirmed LSN)
+//! pipeline lanes ─► **Sink::publish(batch)** ─► one Outcome per event ─► tracker (confirmed LSN)
 //! ```
 //!
-//! A [`Sink`] takes one event at a time and returns a future of its [`Outcome`]: the call
-//! itself only enqueues, so many events can be in flight at once, and the pipeline learns
-//! each event's fate when the destination made it durable (acked), refused it for now
-//! (retryable) or refused it for good (rejected → dead letter). Sinks never decide about
-//! the LSN; they only report.
+//! Each sink is a directory with the same files: `config.rs` (its `[[sinks]]` section,
+//! which builds the sink), `client.rs` where it talks to a server, `encode.rs` (event →
+//! wire), `sink.rs` (the [`Sink`] impl), and its tests. [`SinkConfig`] is the one
+//! registry: adding a sink is a new directory plus one line in [`sink_registry!`]'s
+//! call below (and a cargo feature when it brings a client library). The contracts
+//! ([`Sink`], [`Outcome`], [`SinkError`]) live in `relay-contracts`; this crate never
+//! compiles the replication client or a database driver.
 //!
-//! This crate holds the trait, the local destinations (`stdout`, `file`, `null`) and the
-//! dead-letter file. Broker sinks live in their own modules with the same layout.
+//! Shared pieces: [`tls`] (the rustls crypto provider and CA / client-certificate
+//! loading every TLS client here uses), the line writer behind `file`, `stdout` and the
+//! dead-letter file.
 
-mod dead_letter;
-mod file;
+pub mod dead_letter;
+pub mod file;
 mod line_writer;
+#[cfg(feature = "nats")]
 pub mod nats;
-mod null;
-mod stdout;
+pub mod null;
+pub mod stdout;
+pub mod tls;
 
-pub use dead_letter::{DeadLetter, DeadLetterContent, DeadLetterRecord};
-pub use file::FileSink;
+pub use dead_letter::{DeadLetter, DeadLetterConfig};
+pub use file::{FileConfig, FileSink};
+#[cfg(feature = "nats")]
 pub use nats::{NatsConfig, NatsSink};
-
-/// Install the process-wide rustls crypto provider (ring) unless one is set. Both ring
-/// and aws-lc-rs are compiled in (async-nats, pgwire-replication), and rustls refuses to
-/// guess between them: call this before any TLS connection is made.
-pub fn install_crypto_provider() {
-    nats::client::ensure_crypto_provider();
-}
-pub use null::NullSink;
-pub use stdout::StdoutSink;
+pub use null::{NullConfig, NullSink};
+pub use stdout::{StdoutConfig, StdoutSink};
+pub use tls::install_crypto_provider;
 
 use futures::future::BoxFuture;
-use relay_events::OutboundEvent;
+use relay_contracts::{Sink, SinkError};
+use serde::Deserialize;
 use std::sync::Arc;
 
-/// The fate of one publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The destination has the event durably.
-    Acked,
-    /// Not delivered now; the same event may succeed later (outage, timeout, throttling).
-    Retryable(String),
-    /// The destination refuses this event for good (too large, invalid); dead-letter it.
-    Rejected(String),
+/// What every sink's configuration section can do: name the sink and build it
+/// (connecting and verifying its destination where it has one).
+pub trait SinkSpec {
+    fn name(&self) -> &str;
+    fn build(&self) -> BoxFuture<'_, Result<Arc<dyn Sink>, SinkError>>;
 }
 
-/// A destination for events.
-pub trait Sink: Send + Sync + 'static {
-    /// The name given in the configuration (used in logs and dead letters).
-    fn name(&self) -> &str;
-
-    /// `true` when the sink delivers events in exactly the order `publish` was called,
-    /// retries included (a single ordered writer that retries internally). The pipeline
-    /// then pipelines events of one aggregate; otherwise it keeps at most one event per
-    /// aggregate in flight so a retry can never land behind a newer event.
-    fn preserves_order(&self) -> bool {
-        false
+impl<T: SinkSpec + ?Sized> SinkSpec for Box<T> {
+    fn name(&self) -> &str {
+        (**self).name()
     }
 
-    /// Enqueue one event; the future resolves when its outcome is known.
-    ///
-    /// # Cancel safety
-    /// Dropping the future does not withdraw the event: it may still be delivered.
-    fn publish(&self, event: Arc<OutboundEvent>) -> BoxFuture<'static, Outcome>;
+    fn build(&self) -> BoxFuture<'_, Result<Arc<dyn Sink>, SinkError>> {
+        (**self).build()
+    }
 }
 
-/// Errors while creating a sink.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SinkError {
-    #[error("sink `{sink}`: cannot open {path}: {source}")]
-    Open {
-        sink: String,
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A NATS JetStream sink could not start (configuration, connection, authentication,
-    /// stream). The message names the fix and never contains secrets.
-    #[error("sink `{sink}`: {message}")]
-    Nats { sink: String, message: String },
+/// Declares [`SinkConfig`], the `[[sinks]]` table: `type = "<kebab-case variant>"` picks
+/// the section, whose own type rejects unknown keys.
+macro_rules! sink_registry {
+    ($( $(#[$meta:meta])* $variant:ident($ty:ty) ),* $(,)?) => {
+        /// One `[[sinks]]` section; `type` says which sink.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(tag = "type", rename_all = "kebab-case")]
+        #[non_exhaustive]
+        pub enum SinkConfig {
+            $( $(#[$meta])* $variant($ty), )*
+        }
+
+        impl SinkConfig {
+            /// The section as the common [`SinkSpec`].
+            pub fn spec(&self) -> &dyn SinkSpec {
+                match self {
+                    $( $(#[$meta])* SinkConfig::$variant(c) => c, )*
+                }
+            }
+        }
+    };
+}
+
+sink_registry! {
+    File(FileConfig),
+    Stdout(StdoutConfig),
+    Null(NullConfig),
+    #[cfg(feature = "nats")]
+    Nats(Box<NatsConfig>),
+}
+
+impl SinkConfig {
+    /// The sink's name (unique across `[[sinks]]`).
+    pub fn name(&self) -> &str {
+        self.spec().name()
+    }
+
+    /// Build the sink: open files, connect to brokers, verify streams and queues.
+    pub async fn build(&self) -> Result<Arc<dyn Sink>, SinkError> {
+        self.spec().build().await
+    }
 }

@@ -13,12 +13,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::Outcome;
+use relay_contracts::{Backoff, Outcome};
 
 const MAX_BATCH_LINES: usize = 4096;
 const MAX_BATCH_BYTES: usize = 8 << 20;
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+fn write_backoff() -> Backoff {
+    Backoff {
+        initial: BACKOFF_START,
+        max: BACKOFF_MAX,
+        jitter: Backoff::DEFAULT_JITTER,
+    }
+}
 
 pub(crate) struct Job {
     pub line: Bytes,
@@ -134,18 +142,18 @@ pub(crate) fn spawn(name: String, mut target: Target) -> mpsc::UnboundedSender<J
                     buf.extend_from_slice(&job.line);
                     buf.push(b'\n');
                 }
-                let mut backoff = BACKOFF_START;
+                let mut retry = write_backoff().retry();
                 while let Err(e) = target.write_batch(&buf) {
                     target.roll_back();
+                    let delay = retry.next_delay();
                     tracing::warn!(
                         sink = %name,
                         target = %target.describe(),
                         error = %e,
-                        retry_in = ?backoff,
+                        retry_in = ?delay,
                         "write failed; retrying (the confirmed LSN waits)"
                     );
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    std::thread::sleep(delay);
                 }
                 if buf.capacity() > 4 * MAX_BATCH_BYTES {
                     buf = Vec::with_capacity(64 * 1024);
@@ -159,6 +167,15 @@ pub(crate) fn spawn(name: String, mut target: Target) -> mpsc::UnboundedSender<J
         tracing::error!(error = %e, "could not start a sink writer thread");
     }
     tx
+}
+
+/// Queue the lines of a batch, in order, and get a future of their outcomes.
+pub(crate) fn enqueue_all(
+    tx: &mpsc::UnboundedSender<Job>,
+    lines: impl IntoIterator<Item = Bytes>,
+) -> futures::future::BoxFuture<'static, Vec<Outcome>> {
+    let waits: Vec<_> = lines.into_iter().map(|line| enqueue(tx, line)).collect();
+    Box::pin(futures::future::join_all(waits))
 }
 
 /// Queue a line and get a future of its outcome.

@@ -7,9 +7,8 @@
 use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
 use futures::StreamExt;
-use relay_events::OutboundEvent;
+use relay_contracts::{OutboundEvent, Outcome, Sink, SinkError, SinkErrorKind};
 use relay_sinks::nats::{NatsConfig, NatsSink, Secret, CONTENT_TYPE};
-use relay_sinks::{Outcome, Sink, SinkError};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -353,12 +352,14 @@ async fn publishes_are_stored_once_even_when_republished() {
     let events: Vec<_> = (0..N)
         .map(|i| event(&format!("evt-{i}"), &format!("agg-{}", i % 100), ROUTE))
         .collect();
-    let outcomes = futures::future::join_all(events.iter().map(|e| sink.publish(e.clone()))).await;
+    let outcomes =
+        futures::future::join_all(events.iter().map(|e| sink.publish_one(e.clone()))).await;
     assert_acked(&outcomes);
     assert_eq!(messages(&js, "PORTAL_EVENTS").await, N as u64);
 
     // The same ids again (a replay after a crash): acked as duplicates, not stored twice.
-    let outcomes = futures::future::join_all(events.iter().map(|e| sink.publish(e.clone()))).await;
+    let outcomes =
+        futures::future::join_all(events.iter().map(|e| sink.publish_one(e.clone()))).await;
     assert_acked(&outcomes);
     assert_eq!(messages(&js, "PORTAL_EVENTS").await, N as u64);
 }
@@ -376,7 +377,7 @@ async fn subject_headers_and_payload_on_the_wire() {
         event("e-3", "order-7", "order.created"),
     ];
     for e in &sent {
-        assert_eq!(sink.publish(e.clone()).await, Outcome::Acked);
+        assert_eq!(sink.publish_one(e.clone()).await, Outcome::Acked);
     }
 
     let stream = js.get_stream("PORTAL_EVENTS").await.unwrap();
@@ -419,7 +420,7 @@ async fn subject_headers_and_payload_on_the_wire() {
 async fn a_missing_stream_is_one_clear_error() {
     let server = NatsServer::start(ServerOptions::default()).await;
     let err = connect_err(&server.config("nats")).await;
-    assert!(matches!(err, SinkError::Nats { .. }), "{err:?}");
+    assert_eq!(err.kind, SinkErrorKind::Missing, "{err:?}");
     let msg = err.to_string();
     for want in [
         "sink `nats`",
@@ -457,7 +458,10 @@ async fn a_stream_that_does_not_capture_the_subjects_is_refused() {
     .await
     .unwrap();
     let sink = connect(&server.config("nats")).await;
-    assert_eq!(sink.publish(event("e-1", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-1", "a", ROUTE)).await,
+        Outcome::Acked
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -473,7 +477,10 @@ async fn create_stream_creates_it_and_keeps_operator_settings() {
     assert_eq!(info.config.subjects, ["portal.events.>"]);
     assert_eq!(info.config.storage, stream::StorageType::File);
     assert_eq!(info.config.duplicate_window, Duration::from_secs(300));
-    assert_eq!(sink.publish(event("e-1", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-1", "a", ROUTE)).await,
+        Outcome::Acked
+    );
     // Connecting again finds it as it should be.
     drop(connect(&cfg).await);
     assert_eq!(messages(&js, "PORTAL_EVENTS").await, 1);
@@ -497,7 +504,10 @@ async fn create_stream_creates_it_and_keeps_operator_settings() {
     assert_eq!(info.config.subjects, ["legacy.>", "other.events.>"]);
     assert_eq!(info.config.max_messages, 1000);
     assert_eq!(info.config.duplicate_window, Duration::from_secs(3600));
-    assert_eq!(sink.publish(event("e-1", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-1", "a", ROUTE)).await,
+        Outcome::Acked
+    );
     assert_eq!(messages(&js, "LEGACY").await, 1);
 }
 
@@ -513,10 +523,10 @@ async fn a_message_over_max_payload_is_rejected() {
     let sink = connect(&cfg).await;
 
     assert_eq!(
-        sink.publish(big_event("small-1", 1000)).await,
+        sink.publish_one(big_event("small-1", 1000)).await,
         Outcome::Acked
     );
-    match sink.publish(big_event("big", 8000)).await {
+    match sink.publish_one(big_event("big", 8000)).await {
         Outcome::Rejected(reason) => {
             assert!(reason.contains("max_payload of 4096"), "{reason}")
         }
@@ -524,7 +534,7 @@ async fn a_message_over_max_payload_is_rejected() {
     }
     // Just under the limit including headers is still fine, and the connection is intact.
     assert_eq!(
-        sink.publish(big_event("small-2", 3800)).await,
+        sink.publish_one(big_event("small-2", 3800)).await,
         Outcome::Acked
     );
     assert_eq!(
@@ -546,11 +556,14 @@ async fn a_message_over_the_streams_max_msg_size_is_rejected() {
     .await
     .unwrap();
     let sink = connect(&server.config("nats")).await;
-    match sink.publish(big_event("big", 4000)).await {
+    match sink.publish_one(big_event("big", 4000)).await {
         Outcome::Rejected(reason) => assert!(reason.contains("10054"), "{reason}"),
         other => panic!("expected Rejected, got {other:?}"),
     }
-    assert_eq!(sink.publish(big_event("small", 100)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(big_event("small", 100)).await,
+        Outcome::Acked
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -567,9 +580,15 @@ async fn a_full_stream_is_retryable() {
     .await
     .unwrap();
     let sink = connect(&server.config("nats")).await;
-    assert_eq!(sink.publish(event("e-1", "a", ROUTE)).await, Outcome::Acked);
-    assert_eq!(sink.publish(event("e-2", "a", ROUTE)).await, Outcome::Acked);
-    match sink.publish(event("e-3", "a", ROUTE)).await {
+    assert_eq!(
+        sink.publish_one(event("e-1", "a", ROUTE)).await,
+        Outcome::Acked
+    );
+    assert_eq!(
+        sink.publish_one(event("e-2", "a", ROUTE)).await,
+        Outcome::Acked
+    );
+    match sink.publish_one(event("e-3", "a", ROUTE)).await {
         Outcome::Retryable(reason) => assert!(reason.contains("maximum messages"), "{reason}"),
         other => panic!("expected Retryable, got {other:?}"),
     }
@@ -580,7 +599,10 @@ async fn a_full_stream_is_retryable() {
         .purge()
         .await
         .unwrap();
-    assert_eq!(sink.publish(event("e-3", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-3", "a", ROUTE)).await,
+        Outcome::Acked
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -591,7 +613,7 @@ async fn an_outage_is_retryable_and_the_same_sink_recovers() {
     cfg.ack_timeout = Duration::from_secs(1);
     let sink = connect(&cfg).await;
     assert_eq!(
-        sink.publish(event("before", "a", ROUTE)).await,
+        sink.publish_one(event("before", "a", ROUTE)).await,
         Outcome::Acked
     );
 
@@ -599,7 +621,7 @@ async fn an_outage_is_retryable_and_the_same_sink_recovers() {
     let during = event("during", "b", ROUTE);
     for _ in 0..3 {
         let started = Instant::now();
-        match sink.publish(during.clone()).await {
+        match sink.publish_one(during.clone()).await {
             Outcome::Retryable(_) => {}
             other => panic!("expected Retryable while the server is down, got {other:?}"),
         }
@@ -613,7 +635,7 @@ async fn an_outage_is_retryable_and_the_same_sink_recovers() {
     server.restart().await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        match sink.publish(during.clone()).await {
+        match sink.publish_one(during.clone()).await {
             Outcome::Acked => break,
             Outcome::Retryable(reason) => {
                 assert!(
@@ -626,7 +648,7 @@ async fn an_outage_is_retryable_and_the_same_sink_recovers() {
         }
     }
     assert_eq!(
-        sink.publish(event("after", "c", ROUTE)).await,
+        sink.publish_one(event("after", "c", ROUTE)).await,
         Outcome::Acked
     );
     // Whatever the client sent while disconnected was deduplicated by id.
@@ -663,7 +685,10 @@ async fn token_authentication() {
     let mut cfg = server.config("nats");
     cfg.create_stream = true;
     let sink = connect(&cfg).await;
-    assert_eq!(sink.publish(event("e-1", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-1", "a", ROUTE)).await,
+        Outcome::Acked
+    );
 
     cfg.token = Some(Secret::new("wrong-token-8c2e"));
     let msg = connect_err(&cfg).await.to_string();
@@ -688,7 +713,10 @@ async fn user_and_password_authentication() {
     let mut cfg = server.config("nats");
     cfg.create_stream = true;
     let sink = connect(&cfg).await;
-    assert_eq!(sink.publish(event("e-1", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-1", "a", ROUTE)).await,
+        Outcome::Acked
+    );
 
     cfg.password = Some(Secret::new("wrong-pass-93b4"));
     let msg = connect_err(&cfg).await.to_string();
@@ -706,7 +734,10 @@ async fn user_and_password_authentication() {
     assert!(!msg.contains("wrong-pass-93b4"), "{msg}");
     cfg.url = format!("nats://relay:relay-pass-71a0@127.0.0.1:{}", server.port).into();
     let sink = connect(&cfg).await;
-    assert_eq!(sink.publish(event("e-2", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-2", "a", ROUTE)).await,
+        Outcome::Acked
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -721,7 +752,10 @@ async fn nkey_authentication() {
     let mut cfg = server.config("nats");
     cfg.create_stream = true;
     let sink = connect(&cfg).await;
-    assert_eq!(sink.publish(event("e-1", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-1", "a", ROUTE)).await,
+        Outcome::Acked
+    );
     assert_eq!(
         messages(&server.jetstream().await, "PORTAL_EVENTS").await,
         1
@@ -744,7 +778,10 @@ async fn tls_with_a_private_ca() {
     let mut cfg = server.config("nats");
     cfg.create_stream = true;
     let sink = connect(&cfg).await;
-    assert_eq!(sink.publish(event("e-1", "a", ROUTE)).await, Outcome::Acked);
+    assert_eq!(
+        sink.publish_one(event("e-1", "a", ROUTE)).await,
+        Outcome::Acked
+    );
     assert_eq!(
         messages(&server.jetstream().await, "PORTAL_EVENTS").await,
         1

@@ -24,7 +24,7 @@ pub use settings::{ConnectionSettings, SettingsError, TlsMode};
 use pgwire_replication::{
     Lsn, PgWireError, ReplicationClient, ReplicationConfig, ReplicationEvent,
 };
-use relay_pipeline::{ChangeSource, SourceEvent, SourceFailure};
+use relay_contracts::{sqlstate, ChangeSource, Classify, ErrorClass, SourceEvent};
 use std::time::Duration;
 
 /// Session settings pinned on the walsender so text values parse the same everywhere.
@@ -71,6 +71,8 @@ pub enum SourceError {
     Tls(String),
     #[error("server error: {0}")]
     Server(String),
+    #[error("server error that needs an operator: {0}")]
+    Fatal(String),
     #[error("a WAL message of {payload_bytes} bytes exceeds source.max_message_size ({limit_bytes} bytes); raise it to stream this row")]
     MessageTooLarge {
         payload_bytes: usize,
@@ -88,25 +90,25 @@ pub enum SourceError {
     Protocol(String),
 }
 
-impl SourceFailure for SourceError {
-    fn is_retryable(&self) -> bool {
-        matches!(
-            self,
+impl Classify for SourceError {
+    fn class(&self) -> ErrorClass {
+        match self {
             SourceError::SlotInUse { .. }
-                | SourceError::Connect(_)
-                | SourceError::Server(_)
-                | SourceError::Client(_)
-        )
+            | SourceError::Connect(_)
+            | SourceError::Server(_)
+            | SourceError::Client(_) => ErrorClass::Retry,
+            _ => ErrorClass::Fatal,
+        }
     }
 }
 
-/// SQLSTATEs after which reconnecting is pointless until an operator acts.
+/// Sort a replication client error into what it means for the reconnect loop; server
+/// errors by their SQLSTATE ([`sqlstate::class`]).
 fn classify(err: PgWireError, slot: &str) -> SourceError {
     let text = err.to_string();
-    let code = text
-        .rsplit_once("(SQLSTATE ")
-        .map(|(_, c)| c.trim_end_matches(')').to_string())
-        .unwrap_or_default();
+    let code = sqlstate::from_message(&text)
+        .unwrap_or_default()
+        .to_string();
     match err {
         PgWireError::Tls(m) => SourceError::Tls(m),
         // The worker may report TLS setup failures wrapped; they need an operator, not a retry.
@@ -130,6 +132,7 @@ fn classify(err: PgWireError, slot: &str) -> SourceError {
             "42704" if m.contains("publication") => SourceError::Publication(m),
             "42704" => SourceError::SlotMissing { slot: slot.into() },
             c if c.starts_with("28") => SourceError::Auth(m),
+            c if sqlstate::class(c) == ErrorClass::Fatal => SourceError::Fatal(m),
             _ => SourceError::Server(m),
         },
         PgWireError::Protocol(m) => SourceError::Protocol(m),

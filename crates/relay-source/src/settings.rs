@@ -75,7 +75,8 @@ impl ConnectionSettings {
             )));
         }
         let decode = |s: &str| {
-            percent_decode(s).map_err(|_| SettingsError::Url("invalid percent-encoding".into()))
+            relay_contracts::config::percent_decode(s)
+                .map_err(|e| SettingsError::Url(format!("invalid percent-encoding: {e}")))
         };
         let mut s = ConnectionSettings {
             host: url
@@ -186,23 +187,6 @@ impl ConnectionSettings {
             self.user, self.host, self.port, self.database
         )
     }
-}
-
-fn percent_decode(s: &str) -> Result<String, ()> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or(())?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| ())
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! way the WAL delivers them, and envelope validation against the generated JSON Schemas.
 #![allow(dead_code)]
 
-use pgtemp::{Cluster, ClusterOptions, PgBinaries};
 use relay_catalog::{AuditRecord, BusinessEvent, EnvelopeContext, Tombstones};
+use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -174,7 +174,7 @@ pub async fn capture_deletes(
 fn schemas() -> &'static HashMap<String, jsonschema::Validator> {
     static S: OnceLock<HashMap<String, jsonschema::Validator>> = OnceLock::new();
     S.get_or_init(|| {
-        relay_catalog::schema::jsonschemas()
+        relay_catalog_docs::jsonschemas()
             .into_iter()
             .map(|(t, s)| {
                 let v = jsonschema::draft202012::options()

@@ -9,9 +9,10 @@ use async_nats::jetstream::ErrorCode;
 use async_nats::{Client, ConnectError, ConnectErrorKind, ConnectOptions, Event, ServerAddr};
 use std::str::FromStr;
 
+use relay_contracts::{SinkError, SinkErrorKind};
+
 use super::config::NatsConfig;
 use super::encode;
-use crate::SinkError;
 
 /// A connected client and its JetStream context (acks bounded by `ack_timeout`, at most
 /// `max_pending_acks` outstanding).
@@ -20,11 +21,8 @@ pub(crate) struct Connection {
     pub jetstream: Context,
 }
 
-fn error(cfg: &NatsConfig, message: impl Into<String>) -> SinkError {
-    SinkError::Nats {
-        sink: cfg.name.clone(),
-        message: message.into(),
-    }
+fn error(cfg: &NatsConfig, kind: SinkErrorKind, message: impl Into<String>) -> SinkError {
+    SinkError::new(&cfg.name, kind, message)
 }
 
 /// Connect with the configured authentication and TLS, then verify (or create) the stream.
@@ -34,8 +32,8 @@ fn error(cfg: &NatsConfig, message: impl Into<String>) -> SinkError {
 /// capture `<subject_prefix>.>`. Messages name the URLs without credentials.
 pub(crate) async fn connect(cfg: &NatsConfig) -> Result<Connection, SinkError> {
     cfg.validate()
-        .map_err(|m| error(cfg, format!("invalid configuration: {m}")))?;
-    ensure_crypto_provider();
+        .map_err(|m| error(cfg, SinkErrorKind::Config, m))?;
+    crate::tls::install_crypto_provider();
 
     let addrs = cfg
         .url
@@ -43,13 +41,21 @@ pub(crate) async fn connect(cfg: &NatsConfig) -> Result<Connection, SinkError> {
         .iter()
         .map(|u| ServerAddr::from_str(u))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| error(cfg, format!("`url`: {e}")))?;
+        .map_err(|e| error(cfg, SinkErrorKind::Config, format!("`url`: {e}")))?;
 
     let options = options(cfg).await?;
     let client = options.connect(addrs).await.map_err(|e| {
         let hint = connect_hint(&e);
+        let kind = match e.kind() {
+            ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
+                SinkErrorKind::Auth
+            }
+            ConnectErrorKind::Tls => SinkErrorKind::Config,
+            _ => SinkErrorKind::Unreachable,
+        };
         error(
             cfg,
+            kind,
             format!(
                 "cannot connect to NATS at {}: {e}{hint}",
                 cfg.redacted_urls()
@@ -94,17 +100,6 @@ fn connect_hint(e: &ConnectError) -> &'static str {
     }
 }
 
-/// rustls panics when it must choose between two compiled-in crypto providers (the
-/// binary also links aws-lc-rs through the PostgreSQL TLS stack). Install ring as the
-/// process default unless the program already chose one.
-pub fn ensure_crypto_provider() {
-    use async_nats::rustls::crypto::{ring, CryptoProvider};
-    if CryptoProvider::get_default().is_none() {
-        // Losing a race with another installer is fine: a provider is then set.
-        let _ = ring::default_provider().install_default();
-    }
-}
-
 async fn options(cfg: &NatsConfig) -> Result<ConnectOptions, SinkError> {
     let sink = cfg.name.clone();
     let mut options = ConnectOptions::new()
@@ -131,6 +126,7 @@ async fn options(cfg: &NatsConfig) -> Result<ConnectOptions, SinkError> {
         options = options.credentials_file(path).await.map_err(|e| {
             error(
                 cfg,
+                SinkErrorKind::Config,
                 format!("cannot read creds_file {}: {e}", path.display()),
             )
         })?;
@@ -152,9 +148,13 @@ async fn options(cfg: &NatsConfig) -> Result<ConnectOptions, SinkError> {
 
 /// Fail early, naming the key, rather than with the client's bare I/O error.
 fn readable(cfg: &NatsConfig, key: &str, path: &std::path::Path) -> Result<(), SinkError> {
-    std::fs::File::open(path)
-        .map(drop)
-        .map_err(|e| error(cfg, format!("cannot read {key} {}: {e}", path.display())))
+    std::fs::File::open(path).map(drop).map_err(|e| {
+        error(
+            cfg,
+            SinkErrorKind::Config,
+            format!("cannot read {key} {}: {e}", path.display()),
+        )
+    })
 }
 
 fn log_event(sink: &str, event: Event) {
@@ -188,7 +188,7 @@ fn fix(cfg: &NatsConfig) -> String {
     )
 }
 
-async fn ensure_stream(cfg: &NatsConfig, js: &Context) -> Result<(), SinkError> {
+pub(crate) async fn ensure_stream(cfg: &NatsConfig, js: &Context) -> Result<(), SinkError> {
     let wanted = cfg.stream_subject();
     let existing = match js.get_stream(&cfg.stream).await {
         Ok(stream) => stream.cached_info().config.clone(),
@@ -202,6 +202,7 @@ async fn ensure_stream(cfg: &NatsConfig, js: &Context) -> Result<(), SinkError> 
                     } else {
                         Err(error(
                             cfg,
+                            SinkErrorKind::Missing,
                             format!(
                                 "stream {} does not exist (it must capture {wanted}); {}",
                                 cfg.stream,
@@ -212,6 +213,7 @@ async fn ensure_stream(cfg: &NatsConfig, js: &Context) -> Result<(), SinkError> 
                 }
                 GetStreamErrorKind::Request => Err(error(
                     cfg,
+                    SinkErrorKind::Missing,
                     format!(
                         "cannot look up stream {}: {e}; is JetStream enabled on the server \
                          (`nats-server -js`) and for this account?",
@@ -220,6 +222,7 @@ async fn ensure_stream(cfg: &NatsConfig, js: &Context) -> Result<(), SinkError> 
                 )),
                 _ => Err(error(
                     cfg,
+                    SinkErrorKind::Other,
                     format!("cannot look up stream {}: {e}", cfg.stream),
                 )),
             };
@@ -239,6 +242,7 @@ async fn ensure_stream(cfg: &NatsConfig, js: &Context) -> Result<(), SinkError> 
     if !encode::covers(&existing.subjects, &wanted) {
         return Err(error(
             cfg,
+            SinkErrorKind::Missing,
             format!(
                 "stream {} captures {:?}, which does not cover {wanted}: events would not be \
                  stored; {}",
@@ -287,6 +291,7 @@ async fn update_stream(
     js.update_stream(&config).await.map_err(|e| {
         error(
             cfg,
+            SinkErrorKind::Other,
             format!("cannot update stream {} ({changes}): {e}", cfg.stream),
         )
     })?;
@@ -306,6 +311,7 @@ async fn create_stream(cfg: &NatsConfig, js: &Context) -> Result<(), SinkError> 
     js.create_stream(config).await.map_err(|e| {
         error(
             cfg,
+            SinkErrorKind::Other,
             format!(
                 "cannot create stream {} with subjects {}: {e}",
                 cfg.stream,
@@ -325,4 +331,53 @@ async fn create_stream(cfg: &NatsConfig, js: &Context) -> Result<(), SinkError> 
 /// Whether the client is connected right now (for log messages).
 pub(crate) fn is_connected(client: &Client) -> bool {
     client.connection_state() == State::Connected
+}
+
+/// Side-effect-free check for `probe()`: connected, and the stream exists and captures
+/// `<subject_prefix>.>` (never creates or updates anything, whatever `create_stream` says).
+pub(crate) async fn probe(cfg: &NatsConfig, client: &Client) -> Result<String, SinkError> {
+    if !is_connected(client) {
+        return Err(error(
+            cfg,
+            SinkErrorKind::Unreachable,
+            format!(
+                "not connected to NATS at {} (reconnecting)",
+                cfg.redacted_urls()
+            ),
+        ));
+    }
+    let js = async_nats::jetstream::new(client.clone());
+    let wanted = cfg.stream_subject();
+    let stream = js.get_stream(&cfg.stream).await.map_err(|e| {
+        let kind = match e.kind() {
+            GetStreamErrorKind::JetStream(api)
+                if api.error_code() == ErrorCode::STREAM_NOT_FOUND =>
+            {
+                SinkErrorKind::Missing
+            }
+            _ => SinkErrorKind::Unreachable,
+        };
+        error(
+            cfg,
+            kind,
+            format!("cannot look up stream {}: {e}", cfg.stream),
+        )
+    })?;
+    let info = stream.cached_info();
+    if !encode::covers(&info.config.subjects, &wanted) {
+        return Err(error(
+            cfg,
+            SinkErrorKind::Missing,
+            format!(
+                "stream {} captures {:?}, which does not cover {wanted}; {}",
+                cfg.stream,
+                info.config.subjects,
+                fix(cfg)
+            ),
+        ));
+    }
+    Ok(format!(
+        "stream {} captures {wanted} ({} messages)",
+        cfg.stream, info.state.messages
+    ))
 }

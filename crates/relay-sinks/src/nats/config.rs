@@ -1,14 +1,30 @@
 //! `[[sinks]] type = "nats"`: the settings, their defaults and their validation.
 
-use serde::de::{self, Deserializer, IntoDeserializer, SeqAccess, Visitor};
+use relay_contracts::config::{duration, percent_decode, OneOrMany, Secret};
 use serde::Deserialize;
-use std::fmt;
-use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use super::encode;
+
+impl crate::SinkSpec for NatsConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn build(
+        &self,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<std::sync::Arc<dyn relay_contracts::Sink>, relay_contracts::SinkError>,
+    > {
+        Box::pin(async move {
+            Ok(std::sync::Arc::new(super::NatsSink::connect(self).await?)
+                as std::sync::Arc<dyn relay_contracts::Sink>)
+        })
+    }
+}
 
 /// Largest `max_pending_acks` accepted. async-nats keeps one inbox entry per pending ack;
 /// beyond this the window only costs memory.
@@ -37,7 +53,7 @@ pub struct NatsConfig {
     /// The deduplication window a stream made or updated by `create_stream = true` gets
     /// (an existing longer window is kept); with `create_stream = false`, a stream with a
     /// shorter window gets a warning.
-    #[serde(default = "default_duplicate_window", deserialize_with = "duration")]
+    #[serde(default = "default_duplicate_window", with = "duration")]
     pub duplicate_window: Duration,
     /// User for user/password authentication (needs `password`).
     #[serde(default)]
@@ -69,7 +85,7 @@ pub struct NatsConfig {
     #[serde(default = "default_connection_name")]
     pub connection_name: String,
     /// How long one publish may wait for the stream's ack before it counts as retryable.
-    #[serde(default = "default_ack_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_ack_timeout", with = "duration")]
     pub ack_timeout: Duration,
     /// Publishes awaiting their ack at once (the pipelining window).
     #[serde(default = "default_max_pending_acks")]
@@ -135,8 +151,19 @@ impl NatsConfig {
             return Err("`url` needs at least one server URL".into());
         }
         for url in &self.url.0 {
-            async_nats::ServerAddr::from_str(url)
+            let addr = async_nats::ServerAddr::from_str(url)
                 .map_err(|e| format!("`url`: cannot parse {}: {e}", redact_url(url)))?;
+            let user_info = [addr.username(), addr.password()];
+            if user_info
+                .into_iter()
+                .flatten()
+                .any(|s| percent_decode(s).is_err())
+            {
+                return Err(format!(
+                    "`url`: the credentials in {} have an invalid percent-escape (write `%` as `%25`)",
+                    redact_url(url)
+                ));
+            }
         }
         if !valid_stream_name(&self.stream) {
             return Err(format!(
@@ -191,7 +218,12 @@ impl NatsConfig {
         self.url.0.iter().find_map(|url| {
             let addr = async_nats::ServerAddr::from_str(url).ok()?;
             let user = addr.username()?;
-            Some((percent_decode(user), addr.password().map(percent_decode)))
+            let user = percent_decode(user).ok()?;
+            let password = match addr.password() {
+                Some(p) => Some(percent_decode(p).ok()?),
+                None => None,
+            };
+            Some((user, password))
         })
     }
 
@@ -239,125 +271,6 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
-/// `%XX` escapes of a URL's user info → the text; malformed escapes stay as written.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                let value = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
-                out.push(u8::try_from(value).unwrap_or(b'?'));
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// One value or a list of values (`url = "nats://a"` or `url = ["nats://a", "nats://b"]`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OneOrMany<T>(pub Vec<T>);
-
-impl<T> OneOrMany<T> {
-    pub fn as_slice(&self) -> &[T] {
-        &self.0
-    }
-}
-
-impl<T> From<T> for OneOrMany<T> {
-    fn from(one: T) -> Self {
-        Self(vec![one])
-    }
-}
-
-impl<T> From<Vec<T>> for OneOrMany<T> {
-    fn from(many: Vec<T>) -> Self {
-        Self(many)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct OneOrManyVisitor<T>(PhantomData<T>);
-
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
-            type Value = OneOrMany<T>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or a list of strings")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
-            }
-
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(OneOrMany(items))
-            }
-        }
-
-        deserializer.deserialize_any(OneOrManyVisitor(PhantomData))
-    }
-}
-
-/// A secret string: deserialized like a string, never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; hand it to the client, never to a log.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Self(s.into())
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        de::Error::custom(format!(
-            "invalid duration {text:?}: {e} (write e.g. \"500ms\", \"5s\", \"2m\")"
-        ))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,7 +313,7 @@ mod tests {
         let err = parse("name = \"n\"\nurl = \"nats://a\"\nsubjet_prefix = \"x\"\n").unwrap_err();
         assert!(err.contains("subjet_prefix"), "{err}");
         let err = parse("name = \"n\"\nurl = \"nats://a\"\nack_timeout = \"soon\"\n").unwrap_err();
-        assert!(err.contains("invalid duration \"soon\""), "{err}");
+        assert!(err.contains("`soon` is not a duration"), "{err}");
         let err = parse("name = \"n\"\nurl = 4222\n").unwrap_err();
         assert!(err.contains("a string or a list of strings"), "{err}");
     }
@@ -470,7 +383,14 @@ mod tests {
         let err = cfg.validate().unwrap_err();
         assert!(err.contains("credentials in `url` and token"), "{err}");
         assert!(!err.contains("pw"), "{err}");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        // One rule for every URL: a malformed escape is refused, not passed through.
+        let err = NatsConfig::new("n", "nats://relay:p%zz@h:4222")
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.contains("invalid percent-escape") && !err.contains("p%zz"),
+            "{err}"
+        );
     }
 
     #[test]

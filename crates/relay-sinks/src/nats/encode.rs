@@ -5,7 +5,7 @@
 //! exactly as capture encoded it, with `Content-Type: application/cloudevents+json`.
 
 use async_nats::jetstream::message::PublishMessage;
-use relay_events::OutboundEvent;
+use relay_contracts::OutboundEvent;
 
 /// The `Content-Type` of a structured-mode CloudEvent.
 pub const CONTENT_TYPE: &str = "application/cloudevents+json";

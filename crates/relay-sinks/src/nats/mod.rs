@@ -22,14 +22,16 @@
 //! `<subject_prefix>.>` (unless `create_stream = true`). After that the client reconnects
 //! by itself; publishes meanwhile time out after `ack_timeout` and are retried.
 //!
-//! Files: `config` (the settings), `client` (connect, auth, TLS, the stream), `encode`
-//! (subject, headers, subject matching), `sink` (the [`Sink`](crate::Sink) impl).
+//! Files: `config` (the settings, and how they build the sink), `client` (connect,
+//! auth, TLS, the stream, the probe), `encode` (subject, headers, subject matching),
+//! `sink` (the [`Sink`](relay_contracts::Sink) impl).
 
 pub(crate) mod client;
 mod config;
 mod encode;
 mod sink;
 
-pub use config::{NatsConfig, OneOrMany, Secret, MAX_PENDING_ACKS_LIMIT};
+pub use config::{NatsConfig, MAX_PENDING_ACKS_LIMIT};
 pub use encode::{covers as subject_filters_cover, CONTENT_TYPE};
+pub use relay_contracts::config::{OneOrMany, Secret};
 pub use sink::{classify, NatsSink};

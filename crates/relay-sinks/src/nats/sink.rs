@@ -5,7 +5,7 @@ use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::{self, ErrorCode};
 use async_nats::Client;
 use futures::future::BoxFuture;
-use relay_events::OutboundEvent;
+use relay_contracts::{Batch, OutboundEvent, Outcome, Probe, Sink, SinkError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -13,7 +13,6 @@ use tokio::sync::Semaphore;
 use super::client;
 use super::config::NatsConfig;
 use super::encode;
-use crate::{Outcome, Sink, SinkError};
 
 /// Publishes each event to `<subject_prefix>.<route>` on a JetStream stream and acks it
 /// when the stream has stored it.
@@ -27,6 +26,7 @@ pub struct NatsSink {
 }
 
 struct Inner {
+    cfg: NatsConfig,
     name: String,
     stream: String,
     subject_prefix: String,
@@ -44,6 +44,7 @@ impl NatsSink {
         let connection = client::connect(cfg).await?;
         Ok(Self {
             inner: Arc::new(Inner {
+                cfg: cfg.clone(),
                 name: cfg.name.clone(),
                 stream: cfg.stream.clone(),
                 subject_prefix: cfg.subject_prefix.clone(),
@@ -65,12 +66,26 @@ impl Sink for NatsSink {
         false
     }
 
+    /// Every event of the batch is published at once (pipelined) and resolved by its
+    /// own ack.
+    ///
     /// # Cancel safety
-    /// Dropping the future may leave the message sent: it can still be stored, and a
+    /// Dropping the future may leave messages sent: they can still be stored, and a
     /// retry is then deduplicated by its `Nats-Msg-Id`.
-    fn publish(&self, event: Arc<OutboundEvent>) -> BoxFuture<'static, Outcome> {
+    fn publish(&self, batch: Batch) -> BoxFuture<'static, Vec<Outcome>> {
         let inner = Arc::clone(&self.inner);
-        Box::pin(async move { inner.publish(&event).await })
+        Box::pin(async move {
+            futures::future::join_all(batch.iter().map(|event| inner.publish(event))).await
+        })
+    }
+
+    fn probe(&self) -> BoxFuture<'static, Result<Probe, SinkError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            client::probe(&inner.cfg, &inner.client)
+                .await
+                .map(|detail| Probe { detail })
+        })
     }
 }
 
