@@ -33,6 +33,9 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the workspace's shape: file sizes, import graph, crate dependencies (docs/architecture.md)"
+python3 scripts/check-architecture.py
+
 step "building the binary and every test binary once"
 cargo build --workspace --bins --tests --locked
 
