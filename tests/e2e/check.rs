@@ -149,12 +149,12 @@ async fn check_reports_what_enrichment_lacks() {
     let fails = fail_lines(&out);
     assert!(
         fails.iter().any(|l| l.contains("replica_identity")
-            && l.contains("ALTER TABLE public.datasets REPLICA IDENTITY FULL;")),
+            && l.contains("ALTER TABLE \"public\".\"datasets\" REPLICA IDENTITY FULL;")),
         "{out}"
     );
     assert!(
         fails.iter().any(|l| l.contains("lookup_privileges")
-            && l.contains("GRANT SELECT ON public.domains TO outbox_relay;")),
+            && l.contains("GRANT SELECT ON \"public\".\"domains\" TO \"outbox_relay\";")),
         "{out}"
     );
     assert_eq!(fails.len(), 2, "{out}");
