@@ -663,7 +663,9 @@ async fn invalidated_slot_fails_and_recreating_it_fixes_it() {
     let invalid = get(&findings, checks::SLOT_VALID);
     assert!(invalid.message.contains("wal_removed"), "{invalid:?}");
     assert!(
-        invalid.message.contains("replayed from \"public\".\"events\""),
+        invalid
+            .message
+            .contains("replayed from \"public\".\"events\""),
         "{invalid:?}"
     );
     let recreate = fix(&findings, checks::SLOT_VALID);
