@@ -116,12 +116,29 @@ pub struct CaptureSection {
     /// Portal profile: enrich audit rows into business events with SQL lookups.
     #[serde(default = "default_true")]
     pub enrich: bool,
-    /// How long a captured delete waits for its audit row before it is emitted alone.
+    /// A captured delete is emitted without its audit row once this many transactions
+    /// have been read past it (decided by WAL position, so live runs and replays agree).
+    #[serde(default = "default_delete_hold_transactions")]
+    pub delete_hold_transactions: u64,
+    /// … or, only while the relay has read everything the server had, after this long.
     #[serde(default = "default_delete_hold", with = "humantime_serde")]
     pub delete_hold: Duration,
     /// Audit rows enriched together at most.
     #[serde(default = "default_enrich_batch")]
     pub enrich_batch: usize,
+    /// Enrichment batches looked up at once (the next batch's lookups run while the
+    /// previous one is delivered).
+    #[serde(default = "default_enrich_in_flight")]
+    pub enrich_in_flight: usize,
+    /// `statement_timeout` of the lookups.
+    #[serde(default = "default_lookup_timeout", with = "humantime_serde")]
+    pub lookup_timeout: Duration,
+    /// `lock_timeout` of the lookups (a domain table locked by `ALTER TABLE`).
+    #[serde(default = "default_lookup_lock_timeout", with = "humantime_serde")]
+    pub lookup_lock_timeout: Duration,
+    /// Connecting the lookup connection (TCP, TLS, authentication).
+    #[serde(default = "default_lookup_connect_timeout", with = "humantime_serde")]
+    pub lookup_connect_timeout: Duration,
 }
 
 fn default_true() -> bool {
@@ -132,6 +149,21 @@ fn default_delete_hold() -> Duration {
 }
 fn default_enrich_batch() -> usize {
     500
+}
+fn default_delete_hold_transactions() -> u64 {
+    1000
+}
+fn default_enrich_in_flight() -> usize {
+    4
+}
+fn default_lookup_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_lookup_lock_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_lookup_connect_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 fn default_profile() -> ProfileName {
@@ -155,8 +187,13 @@ impl Default for CaptureSection {
             message_prefix: default_prefix(),
             event_source: default_event_source(),
             enrich: true,
+            delete_hold_transactions: default_delete_hold_transactions(),
             delete_hold: default_delete_hold(),
             enrich_batch: default_enrich_batch(),
+            enrich_in_flight: default_enrich_in_flight(),
+            lookup_timeout: default_lookup_timeout(),
+            lookup_lock_timeout: default_lookup_lock_timeout(),
+            lookup_connect_timeout: default_lookup_connect_timeout(),
         }
     }
 }
@@ -284,6 +321,22 @@ impl Config {
         self.pipeline
             .retry()
             .map_err(|e| invalid(format!("pipeline.retry_initial / retry_max: {e}")))?;
+        let c = &self.capture;
+        if c.enrich_batch == 0 || c.enrich_in_flight == 0 || c.delete_hold_transactions == 0 {
+            return Err(invalid(
+                "capture.enrich_batch, enrich_in_flight and delete_hold_transactions must be positive".into(),
+            ));
+        }
+        for (key, d) in [
+            ("capture.lookup_timeout", c.lookup_timeout),
+            ("capture.lookup_lock_timeout", c.lookup_lock_timeout),
+            ("capture.lookup_connect_timeout", c.lookup_connect_timeout),
+            ("pipeline.drain_timeout", self.pipeline.drain_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(invalid(format!("{key} must be longer than 0s")));
+            }
+        }
         if self.pipeline.max_inflight_events == 0 || self.pipeline.max_inflight_bytes == 0 {
             return Err(invalid(
                 "pipeline.max_inflight_events and max_inflight_bytes must be positive".into(),

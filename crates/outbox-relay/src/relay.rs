@@ -2,10 +2,10 @@
 
 use anyhow::Context;
 use relay_capture::{Capture, CaptureConfig, Profile};
-use relay_catalog::{Connector, EnrichConfig, PortalEnrichStage};
+use relay_catalog::{ConnectFailure, Connector, EnrichConfig, PortalEnrichStage};
 use relay_contracts::{Backoff, Classify, DeadLetterWriter, Sink};
 use relay_pipeline::{Exit, Metrics, Pipeline, PipelineConfig, PipelineError};
-use relay_source::{ConnectionSettings, PgSource, SourceError, StreamSettings};
+use relay_source::{ConnectionSettings, PgSource, QueryLimits, SourceError, StreamSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -109,17 +109,33 @@ impl Relay {
                 max_inflight_bytes: p.max_inflight_bytes,
                 retry,
                 drain_timeout: p.drain_timeout,
+                max_enrich_batches: cfg.capture.enrich_in_flight,
             },
         );
         if enrichment_enabled(cfg) {
             let lookup = conn.clone();
+            let limits = QueryLimits {
+                connect_timeout: cfg.capture.lookup_connect_timeout,
+                statement_timeout: cfg.capture.lookup_timeout,
+                lock_timeout: cfg.capture.lookup_lock_timeout,
+                ..QueryLimits::default()
+            };
             let connector: Connector = Arc::new(move || {
                 let lookup = lookup.clone();
-                Box::pin(async move { lookup.connect_query().await.map_err(|e| e.to_string()) })
+                Box::pin(async move {
+                    lookup
+                        .connect_query_limited(&limits)
+                        .await
+                        .map_err(|e| ConnectFailure {
+                            class: e.class(),
+                            message: error_chain(&e),
+                        })
+                })
             });
             pipeline = pipeline.with_enrichment(Arc::new(PortalEnrichStage::new(EnrichConfig {
                 connector,
                 delete_hold: cfg.capture.delete_hold,
+                delete_hold_transactions: cfg.capture.delete_hold_transactions,
                 batch: cfg.capture.enrich_batch,
                 source: cfg.capture.event_source.clone(),
                 schema: cfg.capture.schema_table().0,
@@ -225,6 +241,18 @@ impl Relay {
             }
         }
     }
+}
+
+/// An error and its sources on one line (`a: b: c`).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
 }
 
 fn fatal(e: PipelineError) -> anyhow::Error {

@@ -55,5 +55,5 @@ pub use model::{
 };
 pub use relay_contracts::now_rfc3339;
 pub use resolve::resolved_tombstones;
-pub use stage::{Connector, EnrichConfig, PortalEnrichStage};
+pub use stage::{ConnectFailure, Connector, EnrichConfig, PortalEnrichStage};
 pub use tombstones::{old_tuple_row, Row, Tombstones};

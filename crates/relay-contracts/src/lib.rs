@@ -39,7 +39,7 @@ pub mod sqlstate;
 mod time;
 
 pub use backoff::{Backoff, BackoffError, Retry};
-pub use enrich::{EnrichFailure, EnrichSession, EnrichStage, Expired, Flushed, Queued, UnitId};
+pub use enrich::{EnrichFailure, EnrichSession, EnrichStage, Flushed, Holding, Queued, UnitId};
 pub use error::{Classify, ErrorClass};
 pub use event::{OutboundEvent, TxContext};
 pub use ids::derived_event_id;

@@ -46,6 +46,8 @@ pub struct PipelineConfig {
     pub retry: Backoff,
     /// How long a graceful shutdown waits for in-flight events before giving up.
     pub drain_timeout: Duration,
+    /// Enrichment batches looked up at once (reading pauses while this many run).
+    pub max_enrich_batches: usize,
 }
 
 impl Default for PipelineConfig {
@@ -59,6 +61,7 @@ impl Default for PipelineConfig {
                 jitter: Backoff::DEFAULT_JITTER,
             },
             drain_timeout: Duration::from_secs(30),
+            max_enrich_batches: 4,
         }
     }
 }
@@ -75,6 +78,11 @@ pub struct Metrics {
     pub server_wal_end: AtomicU64,
     pub inflight_events: AtomicU64,
     pub inflight_bytes: AtomicU64,
+    /// Enrichment batches being looked up.
+    pub enrich_batches: AtomicU64,
+    /// Captured deletes held for their audit row, and the bytes of their rows.
+    pub held_deletes: AtomicU64,
+    pub held_bytes: AtomicU64,
 }
 
 /// Why a run ended without being asked to.

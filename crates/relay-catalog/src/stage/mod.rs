@@ -1,0 +1,409 @@
+//! The enrich stage for the portal profile, between capture and the pipeline's lanes;
+//! the pipeline calls it through `relay_contracts::EnrichSession` and knows no table:
+//!
+//! ```text
+//! capture ─► audit rows, captured deletes, input_ports updates ─► **Session** (sync, in the loop)
+//!                                                                    │ flush(): a Batch
+//!                                                                    ▼
+//!                                         lookups::run (async, off the loop, several at once)
+//!                                                                    │ Flushed, in WAL order
+//!                                                                    ▼
+//!                                                           pipeline lanes ─► sinks
+//! ```
+//!
+//! Audit rows are collected across transactions (`batch` rows, or the pipeline's linger)
+//! and enriched together; each waiting transaction's ack unit is held until its events
+//! are dispatched. What an event is about comes from the WAL: the audit row, the rows
+//! deleted up to its commit (tombstones, each remembering the transaction that deleted
+//! it), and for cascades exactly the rows deleted by the same transaction as the data
+//! product. Deletes of the catalog's domain tables hold their unit until a record
+//! resolves them or they fall due (see `holds`); a due delete is emitted from its last
+//! known state, with the id and time of the transaction that deleted it.
+//!
+//! Because held transactions are not confirmed, a restart replays the deletes: nothing
+//! has to be persisted.
+
+mod holds;
+mod lookups;
+mod rows;
+
+pub use lookups::{ConnectFailure, Connector};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use pgoutput::{Relation, TupleData};
+use relay_contracts::{
+    format_lsn, Backoff, EnrichFailure, EnrichSession, EnrichStage, Flushed, Holding, Queued,
+    TxContext, UnitId,
+};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::catalog::DERIVED_ACCESS_EXPIRED;
+use crate::tombstones::{id_key, Deleted};
+use crate::{
+    access_expired_record, cascade_removed_records, orphan_removed_record, resolved_tombstones,
+    AuditRecord, Catalog, Tombstones,
+};
+use holds::Holds;
+use lookups::{Batch, Item, LookupConn};
+
+/// How the enrich stage runs.
+#[derive(Clone)]
+pub struct EnrichConfig {
+    pub connector: Connector,
+    /// A captured delete falls due for emission without its audit row after this many
+    /// transactions have been read past it.
+    pub delete_hold_transactions: u64,
+    /// … or, only once the reader has caught up with the server, after this long.
+    pub delete_hold: Duration,
+    /// Audit rows enriched together at most (a large transaction is enriched in chunks).
+    pub batch: usize,
+    /// CloudEvents `source`.
+    pub source: String,
+    /// Schema of the portal's tables.
+    pub schema: String,
+    /// Delays between lookup attempts.
+    pub retry: Backoff,
+}
+
+/// The portal enrich stage: one [`EnrichSession`] per replication session.
+pub struct PortalEnrichStage {
+    cfg: Arc<EnrichConfig>,
+}
+
+impl PortalEnrichStage {
+    pub fn new(cfg: EnrichConfig) -> Self {
+        Self { cfg: Arc::new(cfg) }
+    }
+}
+
+impl EnrichStage for PortalEnrichStage {
+    fn session(&self) -> Box<dyn EnrichSession> {
+        Box::new(Session::new(Arc::clone(&self.cfg)))
+    }
+}
+
+/// How far from the entities a record names the tombstones of its batch reach.
+const SUBSET_DEPTH: usize = 3;
+
+/// A record waiting for a flush.
+struct Pending {
+    item: Item,
+    /// Tombstones deleted after this commit LSN are not visible to it.
+    as_of: u64,
+}
+
+struct Session {
+    cfg: Arc<EnrichConfig>,
+    conn: Arc<LookupConn>,
+    tombstones: Tombstones,
+    holds: Holds,
+    pending: Vec<Pending>,
+    /// Units holding back for their pending records (in order, deduplicated).
+    record_units: Vec<UnitId>,
+    /// Held units to release when another unit resolves, outside any record.
+    extra_releases: Vec<(UnitId, UnitId)>,
+    delete_tables: HashSet<&'static str>,
+}
+
+impl Session {
+    fn new(cfg: Arc<EnrichConfig>) -> Self {
+        let catalog = Catalog::portal();
+        Self {
+            conn: Arc::new(LookupConn::new(Arc::clone(&cfg.connector))),
+            holds: Holds::new(cfg.delete_hold_transactions, cfg.delete_hold),
+            delete_tables: catalog
+                .tables_to_capture_deletes()
+                .iter()
+                .copied()
+                .collect(),
+            tombstones: Tombstones::new(),
+            pending: Vec::new(),
+            record_units: Vec::new(),
+            extra_releases: Vec::new(),
+            cfg,
+        }
+    }
+
+    /// Queue a record; returns whether `unit` must now be held for it.
+    fn push(&mut self, record: AuditRecord, unit: UnitId, envelope: TxContext, as_of: u64) -> bool {
+        self.pending.push(Pending {
+            item: Item {
+                record,
+                unit,
+                envelope,
+            },
+            as_of,
+        });
+        if self.record_units.last() == Some(&unit) {
+            false
+        } else {
+            self.record_units.push(unit);
+            true
+        }
+    }
+
+    fn push_release(&mut self, held: UnitId, resolver: UnitId) {
+        self.extra_releases.push((held, resolver));
+    }
+
+    fn ours(&self, rel: &Relation) -> bool {
+        rel.namespace == self.cfg.schema
+    }
+
+    /// Take the pending records: add the cascades of product removals, decide which held
+    /// deletes they account for, copy the tombstones they can need.
+    fn take_batch(&mut self) -> Batch {
+        let pending = std::mem::take(&mut self.pending);
+        let record_units = std::mem::take(&mut self.record_units);
+        let mut items: Vec<(Item, u64)> = Vec::with_capacity(pending.len());
+        for p in pending {
+            let cascades = self.cascades_of(&p.item.record);
+            let (unit, as_of) = (p.item.unit, p.as_of);
+            items.push((p.item, as_of));
+            for (record, envelope) in cascades {
+                items.push((
+                    Item {
+                        record,
+                        unit,
+                        envelope,
+                    },
+                    as_of,
+                ));
+            }
+        }
+        let as_of = items.iter().map(|(_, a)| *a).max().unwrap_or(0);
+        let roots = items
+            .iter()
+            .flat_map(|(i, _)| [i.record.subject_id.clone(), i.record.target_id.clone()])
+            .flatten();
+        let tombstones = self.tombstones.subset(roots, as_of, SUBSET_DEPTH);
+        // The held deletes each record accounts for are released once its events are
+        // delivered; their tombstones are no longer needed by later batches.
+        let mut releases = Vec::new();
+        for (item, as_of) in &items {
+            for (table, id) in resolved_tombstones(&item.record, &self.tombstones) {
+                let visible = self
+                    .tombstones
+                    .get_deleted(&table, &id)
+                    .is_some_and(|(_, d)| d.commit_lsn == 0 || d.commit_lsn <= *as_of);
+                if !visible {
+                    continue;
+                }
+                if let Some(held) = self.holds.release(&table, &id) {
+                    releases.push((held, item.unit));
+                }
+                self.tombstones.remove(&table, &id);
+            }
+        }
+        Batch {
+            items: items.into_iter().map(|(i, _)| i).collect(),
+            tombstones,
+            releases,
+            record_units,
+        }
+    }
+
+    /// For `data_product_removed`: the children deleted by the same transaction as the
+    /// product (never rows removed earlier under their own audit rows), with the id and
+    /// time of that transaction.
+    fn cascades_of(&self, record: &AuditRecord) -> Vec<(AuditRecord, TxContext)> {
+        let is_removal = record.name == "data_product_removed"
+            || record.name == crate::catalog::DERIVED_PRODUCT_ORPHAN;
+        let Some(product) = record.subject_id.as_deref().filter(|_| is_removal) else {
+            return Vec::new();
+        };
+        let Some((_, deleted)) = self
+            .tombstones
+            .get_deleted("abstract_data_products", product)
+        else {
+            return Vec::new();
+        };
+        let same_tx = self.same_transaction(deleted);
+        cascade_removed_records(product, &same_tx, deleted.commit_lsn)
+            .into_iter()
+            .map(|r| (r, envelope_of(deleted)))
+            .collect()
+    }
+
+    /// The tombstones deleted by the transaction `deleted`.
+    fn same_transaction(&self, deleted: Deleted) -> Tombstones {
+        let mut out = Tombstones::new();
+        for (table, id, row) in self.tombstones.iter() {
+            if self
+                .tombstones
+                .get_deleted(table, id)
+                .is_some_and(|(_, d)| d.commit_lsn == deleted.commit_lsn)
+            {
+                out.insert_deleted(table, row.clone(), deleted);
+            }
+        }
+        out
+    }
+}
+
+/// The transaction a derived event names: the one that deleted its rows.
+fn envelope_of(deleted: Deleted) -> TxContext {
+    TxContext {
+        xid: 0,
+        commit_lsn: deleted.commit_lsn,
+        commit_time_micros: deleted.commit_time_micros,
+    }
+}
+
+fn deleted_by(tx: &TxContext) -> Deleted {
+    Deleted {
+        commit_lsn: tx.commit_lsn,
+        commit_time_micros: tx.commit_time_micros,
+    }
+}
+
+impl EnrichSession for Session {
+    fn audit_row(
+        &mut self,
+        unit: UnitId,
+        tx: &TxContext,
+        row: Map<String, Value>,
+    ) -> Result<Queued, Map<String, Value>> {
+        match AuditRecord::from_row(&row) {
+            Some(record) => Ok(Queued {
+                newly_held: self.push(record, unit, *tx, tx.commit_lsn),
+            }),
+            None => Err(row),
+        }
+    }
+
+    fn insert(
+        &mut self,
+        _unit: UnitId,
+        _tx: &TxContext,
+        _rel: &Relation,
+        _new: &TupleData,
+    ) -> Option<Queued> {
+        None
+    }
+
+    /// An update of `input_ports` to `EXPIRED`: access expiry is a derived event.
+    fn update(
+        &mut self,
+        unit: UnitId,
+        tx: &TxContext,
+        rel: &Relation,
+        new: &TupleData,
+        old: Option<&TupleData>,
+    ) -> Option<Queued> {
+        if !self.ours(rel) || rel.name != "input_ports" {
+            return None;
+        }
+        let new = rows::json_row(rel, new);
+        let old = old.map(|o| rows::json_row(rel, o));
+        let expired = |m: &Map<String, Value>| {
+            m.get("status")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case("EXPIRED"))
+        };
+        if expired(&new) && !old.as_ref().is_some_and(expired) {
+            let record = access_expired_record(&new, tx.commit_lsn);
+            debug_assert_eq!(record.name, DERIVED_ACCESS_EXPIRED);
+            return Some(Queued {
+                newly_held: self.push(record, unit, *tx, tx.commit_lsn),
+            });
+        }
+        None
+    }
+
+    /// A delete of a domain table: keep its last state and hold the transaction.
+    fn delete(&mut self, unit: UnitId, tx: &TxContext, rel: &Relation, old: &TupleData) -> bool {
+        if !self.ours(rel) {
+            return false;
+        }
+        let Some(table) = self.delete_tables.get(rel.name.as_str()).copied() else {
+            return false;
+        };
+        let row = rows::json_row(rel, old);
+        let Some(id) = row.get("id").and_then(Value::as_str).map(id_key) else {
+            return false;
+        };
+        if !self.tombstones.insert_deleted(table, row, deleted_by(tx)) {
+            return false;
+        }
+        if let Some(replaced) = self.holds.hold(unit, table, id, deleted_by(tx)) {
+            // The same row deleted twice (re-inserted in between): the first hold is
+            // superseded; its unit must not wait for it any longer.
+            tracing::debug!(
+                unit = replaced,
+                "a held delete was superseded by a later one"
+            );
+        }
+        true
+    }
+
+    fn commit(&mut self, _unit: UnitId, _tx: &TxContext) {
+        self.holds.tick_transaction();
+    }
+
+    fn has_due(&self, now: Instant, caught_up: bool) -> bool {
+        self.holds.has_due(now, caught_up)
+    }
+
+    /// Due holds become orphan removals (and, for a data product, the removals of what
+    /// its transaction deleted with it), queued into `unit`; their held units are
+    /// released once those events are delivered (resolution at the next flush).
+    fn expire_due(&mut self, unit: UnitId, now: Instant, caught_up: bool) -> Option<Queued> {
+        let due = self.holds.take_due(now, caught_up, self.cfg.batch.max(1));
+        if due.is_empty() {
+            return None;
+        }
+        let mut newly_held = false;
+        let mut queued = false;
+        for h in due {
+            // Re-hold it so the orphan record's resolution releases it with its events.
+            self.holds.hold(h.unit, h.table, h.id.clone(), h.deleted);
+            let Some(row) = self.tombstones.get(h.table, &h.id).cloned() else {
+                self.holds.release(h.table, &h.id);
+                continue;
+            };
+            let Some(record) = orphan_removed_record(h.table, &row, h.deleted.commit_lsn) else {
+                // Not an entity of its own (a configuration, a request): only its parent's
+                // removal names it. Stop holding it; its tombstone stays for that parent.
+                if let Some(held) = self.holds.release(h.table, &h.id) {
+                    self.push_release(held, unit);
+                }
+                continue;
+            };
+            tracing::info!(
+                table = %h.table,
+                id = %h.id,
+                delete_commit = %format_lsn(h.deleted.commit_lsn),
+                "a captured delete got no audit row within capture.delete_hold_transactions; emitting it from its last known state"
+            );
+            newly_held |= self.push(record, unit, envelope_of(h.deleted), u64::MAX);
+            queued = true;
+        }
+        queued.then_some(Queued { newly_held })
+    }
+
+    fn batch_full(&self) -> bool {
+        self.pending.len() >= self.cfg.batch.max(1)
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || !self.extra_releases.is_empty()
+    }
+
+    fn flush(&mut self) -> BoxFuture<'static, Result<Flushed, EnrichFailure>> {
+        let mut batch = self.take_batch();
+        batch.releases.append(&mut self.extra_releases);
+        lookups::run(batch, Arc::clone(&self.conn), Arc::clone(&self.cfg)).boxed()
+    }
+
+    fn holding(&self) -> Holding {
+        Holding {
+            deletes: self.holds.len() as u64,
+            bytes: self.tombstones.bytes() as u64,
+        }
+    }
+}
