@@ -3,6 +3,7 @@
 
 mod check;
 mod crash;
+mod enrich_stage;
 mod enrichment;
 mod failing_sink;
 mod idle;

@@ -77,6 +77,10 @@ pub struct SourceSection {
     /// Read the password from this environment variable instead of the URL.
     #[serde(default)]
     pub password_env: Option<String>,
+    /// Where enrichment lookups connect (e.g. a read replica, or a role of its own);
+    /// default: `url` (with `password_file` / `password_env`).
+    #[serde(default)]
+    pub lookup_url: Option<String>,
     #[serde(default = "default_slot")]
     pub slot: String,
     #[serde(default = "default_publication")]

@@ -6,6 +6,7 @@ use relay_catalog::{ConnectFailure, Connector, EnrichConfig, PortalEnrichStage};
 use relay_contracts::{Backoff, Classify, DeadLetterWriter, Sink};
 use relay_pipeline::{Exit, Metrics, Pipeline, PipelineConfig, PipelineError};
 use relay_source::{ConnectionSettings, PgSource, QueryLimits, SourceError, StreamSettings};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -20,6 +21,16 @@ fn reconnect_backoff() -> Backoff {
     Backoff {
         initial: RECONNECT_MIN,
         max: RECONNECT_MAX,
+        jitter: Backoff::DEFAULT_JITTER,
+    }
+}
+
+/// Delays between attempts while something only an operator can fix (a grant, a
+/// pg_hba rule, a password) stops enrichment: long, capped at minutes.
+fn operator_backoff() -> Backoff {
+    Backoff {
+        initial: Duration::from_secs(5),
+        max: Duration::from_secs(300),
         jitter: Backoff::DEFAULT_JITTER,
     }
 }
@@ -113,7 +124,10 @@ impl Relay {
             },
         );
         if enrichment_enabled(cfg) {
-            let lookup = conn.clone();
+            let lookup = match &cfg.source.lookup_url {
+                Some(url) => ConnectionSettings::from_url(url).context("source.lookup_url")?,
+                None => conn.clone(),
+            };
             let limits = QueryLimits {
                 connect_timeout: cfg.capture.lookup_connect_timeout,
                 statement_timeout: cfg.capture.lookup_timeout,
@@ -157,6 +171,7 @@ impl Relay {
     /// position is confirmed) or a non-retryable error.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let mut reconnect = reconnect_backoff().retry();
+        let mut operator = operator_backoff().retry();
         let mut waiting_for_slot = false;
         loop {
             if *shutdown.borrow() {
@@ -195,7 +210,6 @@ impl Relay {
                 }
             };
             waiting_for_slot = false;
-            reconnect.reset();
             tracing::info!(
                 database = %self.conn.display(),
                 slot = %self.stream.slot,
@@ -203,12 +217,19 @@ impl Relay {
                 "streaming"
             );
             let mut stop = shutdown.clone();
+            let confirmed_before = self.metrics().confirmed_lsn.load(Ordering::Relaxed);
             let result = self
                 .pipeline
                 .run(&mut source, async move {
                     let _ = stop.wait_for(|s| *s).await;
                 })
                 .await;
+            // Delays start over only after the run made progress, never merely because
+            // a connection opened: a failure right after each connect backs off.
+            if self.metrics().confirmed_lsn.load(Ordering::Relaxed) > confirmed_before {
+                reconnect.reset();
+                operator.reset();
+            }
             match result {
                 Ok(Exit::Shutdown) => {
                     // Give the client one status interval to report the final position.
@@ -216,7 +237,7 @@ impl Relay {
                         .await;
                     source.close(Duration::from_secs(5)).await;
                     tracing::info!(
-                        confirmed_lsn = %relay_contracts::format_lsn(self.metrics().confirmed_lsn.load(std::sync::atomic::Ordering::Relaxed)),
+                        confirmed_lsn = %relay_contracts::format_lsn(self.metrics().confirmed_lsn.load(Ordering::Relaxed)),
                         "stopped"
                     );
                     return Ok(());
@@ -229,6 +250,15 @@ impl Relay {
                 Err(e) if e.is_retryable() => {
                     let delay = reconnect.next_delay();
                     tracing::warn!(error = %e, retry_in = ?delay, "replication interrupted; reconnecting and replaying from the confirmed position");
+                    sleep_or_shutdown(delay, &mut shutdown).await;
+                }
+                Err(PipelineError::Enrich(e)) => {
+                    // A grant, a table or a pg_hba rule is missing: nothing is lost (the
+                    // slot stays before the transactions that need it), and the relay
+                    // retries slowly so the fix takes effect without a restart.
+                    source.close(Duration::from_secs(5)).await;
+                    let delay = operator.next_delay();
+                    tracing::error!(error = %e, retry_in = ?delay, "enrichment cannot go on until this is fixed; the slot stays before the affected events");
                     sleep_or_shutdown(delay, &mut shutdown).await;
                 }
                 Err(e) => {
