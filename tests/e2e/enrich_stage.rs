@@ -166,7 +166,7 @@ async fn assert_slow_retries(relay: &RelayProcess, needle: &str, window: Duratio
         "{sessions} reconnects in {window:?}: a replay loop faster than the backoff\n{text}"
     );
     let errors = count(&text, needle);
-    assert!(errors >= 1 && errors <= 3, "{errors} error lines\n{text}");
+    assert!((1..=3).contains(&errors), "{errors} error lines\n{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
