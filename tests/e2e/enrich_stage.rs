@@ -275,3 +275,141 @@ async fn a_lookup_table_the_role_cannot_read_retries_slowly_and_recovers() {
     .await;
     assert_eq!(ids(&out).iter().filter(|x| **x == id).count(), 1);
 }
+
+/// 50,000 data products deleted in one transaction with a tombstone budget of 1 MiB:
+/// the rows past the budget go to the spill file, the held bytes in memory never pass
+/// the budget, the ten removals the portal audits get their audit events, and every
+/// other product its derived removal (id and commit LSN from the deleting transaction).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifty_thousand_row_delete_stays_within_the_tombstone_budget() {
+    use outbox_relay::{Config, Relay};
+    use relay_contracts::Sink;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    const N: i64 = 50_000;
+    const BUDGET: u64 = 1 << 20;
+    let db = TestDb::start(Setup::default()).await;
+    let out = db.path("events.jsonl");
+    let text = std::fs::read_to_string(db.config(
+        "relay",
+        &format!(
+            "[capture]\ntombstone_budget = {BUDGET}\nspill_dir = \"{}\"\ndelete_hold_transactions = 12\ndelete_hold = \"1h\"\n\n\
+             [[sinks]]\nname = \"file\"\ntype = \"file\"\npath = \"{}\"\n",
+            db.path("spill").display(),
+            out.display()
+        ),
+    ))
+    .unwrap();
+    let cfg = Config::parse(&text, "test", &|_| None).unwrap();
+    let file = relay_sinks::FileSink::open("file", &out).unwrap();
+    let relay = Arc::new(Relay::with_sinks(&cfg, vec![Arc::new(file) as Arc<dyn Sink>]).unwrap());
+    let metrics = relay.metrics();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = {
+        let relay = Arc::clone(&relay);
+        tokio::spawn(async move { relay.run(stop_rx).await })
+    };
+    // Sample the gauges while everything streams.
+    let sampler = {
+        let metrics = Arc::clone(&metrics);
+        tokio::spawn(async move {
+            let (mut max_bytes, mut max_spilled) = (0, 0);
+            loop {
+                max_bytes = max_bytes.max(metrics.held_bytes.load(Ordering::Relaxed));
+                max_spilled = max_spilled.max(metrics.held_spilled.load(Ordering::Relaxed));
+                if metrics.events_acked.load(Ordering::Relaxed) >= N as u64 + 5 {
+                    return (max_bytes, max_spilled);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    db.admin
+        .batch_execute(&format!(
+            "INSERT INTO abstract_data_products(id, name, namespace)
+               SELECT ('5e1ec7ed-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'p' || i, 'ns' || i
+               FROM generate_series(1, {N}) i;
+             INSERT INTO data_products(id) SELECT id FROM abstract_data_products;"
+        ))
+        .await
+        .unwrap();
+    db.admin
+        .batch_execute("DELETE FROM abstract_data_products")
+        .await
+        .unwrap();
+    // The portal audits ten of the removals, one transaction each; five more
+    // transactions (updates of a product that is gone) age the other holds past
+    // delete_hold_transactions.
+    let audited: Vec<String> = (1..=10)
+        .map(|i| format!("5e1ec7ed-0000-4000-8000-{i:012x}"))
+        .collect();
+    for p in &audited {
+        db.admin
+            .execute(
+                "INSERT INTO events(id, name, subject_type, subject_id, actor_id)
+                 VALUES (gen_random_uuid(), 'data_product_removed', 'DATA_PRODUCT', $1::text::uuid, $2::text::uuid)",
+                &[p, &ACTOR],
+            )
+            .await
+            .unwrap();
+    }
+    for _ in 0..5 {
+        audit_update(&db).await;
+    }
+    let (max_bytes, max_spilled) = tokio::time::timeout(Duration::from_secs(600), sampler)
+        .await
+        .expect("every removal delivered within 10 minutes")
+        .unwrap();
+    stop_tx.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+
+    assert!(
+        max_spilled > 0,
+        "the budget was exceeded, so rows were spilled"
+    );
+    assert!(
+        max_bytes <= BUDGET,
+        "held {max_bytes} bytes in memory, over the {BUDGET} budget"
+    );
+    let (updates, events): (Vec<_>, Vec<_>) = read_jsonl(&out)
+        .into_iter()
+        .partition(|e| e["type"] == "portal.data_product.updated.v1");
+    assert_eq!(updates.len(), 5);
+    assert_eq!(
+        events.len(),
+        N as usize,
+        "one removal per product, none twice"
+    );
+    let mut subjects = std::collections::HashSet::new();
+    let mut delete_lsns = std::collections::HashSet::new();
+    for e in &events {
+        assert_eq!(e["type"], "portal.data_product.removed.v1", "{e}");
+        let subject = e["subject"].as_str().unwrap().to_string();
+        if audited.contains(&subject) {
+            assert_eq!(e["auditname"], "data_product_removed");
+        } else {
+            assert_eq!(e["data"]["derived"]["reason"], "audit_row_missing", "{e}");
+            let lsn = e["commitlsn"].as_str().unwrap();
+            delete_lsns.insert(lsn.to_string());
+            assert_eq!(
+                e["id"].as_str().unwrap(),
+                relay_contracts::derived_event_id(
+                    "data_product.removed.orphan",
+                    &subject,
+                    parse_lsn(lsn)
+                )
+            );
+            assert_eq!(
+                e["data"]["data_product"]["name"],
+                format!("p{}", i64::from_str_radix(&subject[24..], 16).unwrap())
+            );
+        }
+        assert!(subjects.insert(subject));
+    }
+    assert_eq!(
+        delete_lsns.len(),
+        1,
+        "every derived removal names the deleting transaction"
+    );
+}

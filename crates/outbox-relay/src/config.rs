@@ -143,6 +143,12 @@ pub struct CaptureSection {
     /// Connecting the lookup connection (TCP, TLS, authentication).
     #[serde(default = "default_lookup_connect_timeout", with = "humantime_serde")]
     pub lookup_connect_timeout: Duration,
+    /// Bytes of captured deleted rows kept in memory; past it they go to a local file.
+    #[serde(default = "default_tombstone_budget")]
+    pub tombstone_budget: usize,
+    /// Where that file goes (default: the system's temporary directory).
+    #[serde(default)]
+    pub spill_dir: Option<PathBuf>,
 }
 
 fn default_true() -> bool {
@@ -168,6 +174,9 @@ fn default_lookup_lock_timeout() -> Duration {
 }
 fn default_lookup_connect_timeout() -> Duration {
     Duration::from_secs(10)
+}
+fn default_tombstone_budget() -> usize {
+    32 << 20
 }
 
 fn default_profile() -> ProfileName {
@@ -198,6 +207,8 @@ impl Default for CaptureSection {
             lookup_timeout: default_lookup_timeout(),
             lookup_lock_timeout: default_lookup_lock_timeout(),
             lookup_connect_timeout: default_lookup_connect_timeout(),
+            tombstone_budget: default_tombstone_budget(),
+            spill_dir: None,
         }
     }
 }

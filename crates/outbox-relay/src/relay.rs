@@ -154,6 +154,12 @@ impl Relay {
                 source: cfg.capture.event_source.clone(),
                 schema: cfg.capture.schema_table().0,
                 retry,
+                tombstone_budget: cfg.capture.tombstone_budget,
+                spill_dir: cfg
+                    .capture
+                    .spill_dir
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir),
             })));
         }
         Ok(Self {

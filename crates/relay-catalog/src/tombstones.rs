@@ -87,7 +87,7 @@ where
 }
 
 /// Bytes a row holds in memory, roughly (what the tombstone budget counts).
-fn row_bytes(table: &str, row: &Row) -> usize {
+pub(crate) fn row_bytes(table: &str, row: &Row) -> usize {
     let cells: usize = row
         .iter()
         .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len) + 48)
@@ -245,6 +245,29 @@ impl Tombstones {
     /// Bytes the rows hold, roughly.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// (table, id) of the rows whose relation columns hold `value` (their parent's id).
+    pub(crate) fn children(&self, value: &str) -> Vec<(String, String)> {
+        self.index
+            .get(&id_key(value))
+            .into_iter()
+            .flatten()
+            .map(|(t, _, id)| (t.clone(), id.clone()))
+            .collect()
+    }
+
+    /// The tables that have rows.
+    pub(crate) fn table_names(&self) -> impl Iterator<Item = &str> {
+        self.tables.keys().map(String::as_str)
+    }
+
+    /// Relation-column values of a row (its parents' ids).
+    pub(crate) fn parents_of(row: &Row) -> Vec<String> {
+        RELATION_COLUMNS
+            .iter()
+            .filter_map(|c| row.get(*c).and_then(Value::as_str).map(id_key))
+            .collect()
     }
 
     /// The tombstones a batch naming `roots` (entity ids) can need, deleted at or before

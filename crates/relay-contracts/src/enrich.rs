@@ -50,6 +50,8 @@ pub struct Holding {
     pub deletes: u64,
     /// Bytes their last known rows hold in memory.
     pub bytes: u64,
+    /// Rows kept in a local file instead (past the memory budget).
+    pub spilled: u64,
 }
 
 /// Enrichment failed; nothing of the batch was emitted.

@@ -83,6 +83,8 @@ pub struct Metrics {
     /// Captured deletes held for their audit row, and the bytes of their rows.
     pub held_deletes: AtomicU64,
     pub held_bytes: AtomicU64,
+    /// Captured deleted rows kept in the spill file.
+    pub held_spilled: AtomicU64,
 }
 
 /// Why a run ended without being asked to.

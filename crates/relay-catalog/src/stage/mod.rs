@@ -26,6 +26,7 @@
 mod holds;
 mod lookups;
 mod rows;
+mod spill;
 
 pub use lookups::{ConnectFailure, Connector};
 
@@ -45,10 +46,11 @@ use crate::catalog::DERIVED_ACCESS_EXPIRED;
 use crate::tombstones::{id_key, Deleted};
 use crate::{
     access_expired_record, cascade_removed_records, orphan_removed_record, resolved_tombstones,
-    AuditRecord, Catalog, Tombstones,
+    AuditRecord, Catalog,
 };
 use holds::Holds;
 use lookups::{Batch, Item, LookupConn};
+use spill::TombstoneStore;
 
 /// How the enrich stage runs.
 #[derive(Clone)]
@@ -67,6 +69,9 @@ pub struct EnrichConfig {
     pub schema: String,
     /// Delays between lookup attempts.
     pub retry: Backoff,
+    /// Bytes of captured rows kept in memory; further rows go to a file in `spill_dir`.
+    pub tombstone_budget: usize,
+    pub spill_dir: std::path::PathBuf,
 }
 
 /// The portal enrich stage: one [`EnrichSession`] per replication session.
@@ -99,7 +104,9 @@ struct Pending {
 struct Session {
     cfg: Arc<EnrichConfig>,
     conn: Arc<LookupConn>,
-    tombstones: Tombstones,
+    tombstones: TombstoneStore,
+    /// The spill file failed: the next flush fails (the run ends, the slot replays).
+    broken: Option<String>,
     holds: Holds,
     pending: Vec<Pending>,
     /// Units holding back for their pending records (in order, deduplicated).
@@ -120,7 +127,8 @@ impl Session {
                 .iter()
                 .copied()
                 .collect(),
-            tombstones: Tombstones::new(),
+            tombstones: TombstoneStore::new(cfg.tombstone_budget, cfg.spill_dir.clone()),
+            broken: None,
             pending: Vec::new(),
             record_units: Vec::new(),
             extra_releases: Vec::new(),
@@ -156,12 +164,12 @@ impl Session {
 
     /// Take the pending records: add the cascades of product removals, decide which held
     /// deletes they account for, copy the tombstones they can need.
-    fn take_batch(&mut self) -> Batch {
+    fn take_batch(&mut self) -> Result<Batch, String> {
         let pending = std::mem::take(&mut self.pending);
         let record_units = std::mem::take(&mut self.record_units);
         let mut items: Vec<(Item, u64)> = Vec::with_capacity(pending.len());
         for p in pending {
-            let cascades = self.cascades_of(&p.item.record);
+            let cascades = self.cascades_of(&p.item.record)?;
             let (unit, as_of) = (p.item.unit, p.as_of);
             items.push((p.item, as_of));
             for (record, envelope) in cascades {
@@ -176,18 +184,18 @@ impl Session {
             }
         }
         let as_of = items.iter().map(|(_, a)| *a).max().unwrap_or(0);
-        let roots = items
+        let roots: Vec<String> = items
             .iter()
             .flat_map(|(i, _)| [i.record.subject_id.clone(), i.record.target_id.clone()])
-            .flatten();
-        let tombstones = self.tombstones.subset(roots, as_of, SUBSET_DEPTH);
-        // The held deletes each record accounts for are released once its events are
-        // delivered; their tombstones are no longer needed by later batches.
+            .flatten()
+            .collect();
+        let tombstones = self.tombstones.subset(roots, as_of, SUBSET_DEPTH)?;
+        // The held deletes each record accounts for (deleted at or before its commit) are
+        // released once its events are delivered; later batches no longer need them.
         let mut releases = Vec::new();
         for (item, as_of) in &items {
-            for (table, id) in resolved_tombstones(&item.record, &self.tombstones) {
-                let visible = self
-                    .tombstones
+            for (table, id) in resolved_tombstones(&item.record, &tombstones) {
+                let visible = tombstones
                     .get_deleted(&table, &id)
                     .is_some_and(|(_, d)| d.commit_lsn == 0 || d.commit_lsn <= *as_of);
                 if !visible {
@@ -196,52 +204,51 @@ impl Session {
                 if let Some(held) = self.holds.release(&table, &id) {
                     releases.push((held, item.unit));
                 }
-                self.tombstones.remove(&table, &id);
+                self.tombstones.remove(&table, &id)?;
             }
         }
-        Batch {
+        Ok(Batch {
             items: items.into_iter().map(|(i, _)| i).collect(),
             tombstones,
             releases,
             record_units,
-        }
+        })
     }
 
-    /// For `data_product_removed`: the children deleted by the same transaction as the
+    /// For a data product removal: the children deleted by the same transaction as the
     /// product (never rows removed earlier under their own audit rows), with the id and
     /// time of that transaction.
-    fn cascades_of(&self, record: &AuditRecord) -> Vec<(AuditRecord, TxContext)> {
+    fn cascades_of(
+        &mut self,
+        record: &AuditRecord,
+    ) -> Result<Vec<(AuditRecord, TxContext)>, String> {
         let is_removal = record.name == "data_product_removed"
             || record.name == crate::catalog::DERIVED_PRODUCT_ORPHAN;
         let Some(product) = record.subject_id.as_deref().filter(|_| is_removal) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let Some((_, deleted)) = self
+        let Some((_, deleted)) = self.tombstones.get("abstract_data_products", product)? else {
+            return Ok(Vec::new());
+        };
+        // The product's children (and their access links) deleted by its transaction.
+        let mut same_tx = crate::Tombstones::new();
+        let near = self
             .tombstones
-            .get_deleted("abstract_data_products", product)
-        else {
-            return Vec::new();
-        };
-        let same_tx = self.same_transaction(deleted);
-        cascade_removed_records(product, &same_tx, deleted.commit_lsn)
-            .into_iter()
-            .map(|r| (r, envelope_of(deleted)))
-            .collect()
-    }
-
-    /// The tombstones deleted by the transaction `deleted`.
-    fn same_transaction(&self, deleted: Deleted) -> Tombstones {
-        let mut out = Tombstones::new();
-        for (table, id, row) in self.tombstones.iter() {
-            if self
-                .tombstones
+            .subset([product.to_string()], deleted.commit_lsn, 2)?;
+        for (table, id, row) in near.iter() {
+            if near
                 .get_deleted(table, id)
                 .is_some_and(|(_, d)| d.commit_lsn == deleted.commit_lsn)
             {
-                out.insert_deleted(table, row.clone(), deleted);
+                same_tx.insert_deleted(table, row.clone(), deleted);
             }
         }
-        out
+        Ok(
+            cascade_removed_records(product, &same_tx, deleted.commit_lsn)
+                .into_iter()
+                .map(|r| (r, envelope_of(deleted)))
+                .collect(),
+        )
     }
 }
 
@@ -327,8 +334,13 @@ impl EnrichSession for Session {
         let Some(id) = row.get("id").and_then(Value::as_str).map(id_key) else {
             return false;
         };
-        if !self.tombstones.insert_deleted(table, row, deleted_by(tx)) {
-            return false;
+        match self.tombstones.insert(table, row, deleted_by(tx)) {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => {
+                self.broken.get_or_insert(e);
+                return false;
+            }
         }
         if let Some(replaced) = self.holds.hold(unit, table, id, deleted_by(tx)) {
             // The same row deleted twice (re-inserted in between): the first hold is
@@ -362,9 +374,16 @@ impl EnrichSession for Session {
         for h in due {
             // Re-hold it so the orphan record's resolution releases it with its events.
             self.holds.hold(h.unit, h.table, h.id.clone(), h.deleted);
-            let Some(row) = self.tombstones.get(h.table, &h.id).cloned() else {
-                self.holds.release(h.table, &h.id);
-                continue;
+            let row = match self.tombstones.get(h.table, &h.id) {
+                Ok(Some((row, _))) => row,
+                Ok(None) => {
+                    self.holds.release(h.table, &h.id);
+                    continue;
+                }
+                Err(e) => {
+                    self.broken.get_or_insert(e);
+                    continue;
+                }
             };
             let Some(record) = orphan_removed_record(h.table, &row, h.deleted.commit_lsn) else {
                 // Not an entity of its own (a configuration, a request): only its parent's
@@ -391,19 +410,31 @@ impl EnrichSession for Session {
     }
 
     fn has_pending(&self) -> bool {
-        !self.pending.is_empty() || !self.extra_releases.is_empty()
+        !self.pending.is_empty() || !self.extra_releases.is_empty() || self.broken.is_some()
     }
 
     fn flush(&mut self) -> BoxFuture<'static, Result<Flushed, EnrichFailure>> {
-        let mut batch = self.take_batch();
-        batch.releases.append(&mut self.extra_releases);
+        let batch = match self.broken.take().map_or_else(|| self.take_batch(), Err) {
+            Ok(mut batch) => {
+                batch.releases.append(&mut self.extra_releases);
+                batch
+            }
+            Err(e) => {
+                let failure = EnrichFailure {
+                    class: relay_contracts::ErrorClass::Retry,
+                    message: format!("{e} (check capture.spill_dir: free space, permissions)"),
+                };
+                return Box::pin(std::future::ready(Err(failure)));
+            }
+        };
         lookups::run(batch, Arc::clone(&self.conn), Arc::clone(&self.cfg)).boxed()
     }
 
     fn holding(&self) -> Holding {
         Holding {
             deletes: self.holds.len() as u64,
-            bytes: self.tombstones.bytes() as u64,
+            bytes: self.tombstones.memory_bytes() as u64,
+            spilled: self.tombstones.spilled_rows(),
         }
     }
 }

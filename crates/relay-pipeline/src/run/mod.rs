@@ -194,6 +194,7 @@ impl RunState<'_> {
             let h = e.holding();
             m.held_deletes.store(h.deletes, Ordering::Relaxed);
             m.held_bytes.store(h.bytes, Ordering::Relaxed);
+            m.held_spilled.store(h.spilled, Ordering::Relaxed);
         }
     }
 
@@ -265,6 +266,12 @@ impl RunState<'_> {
                 .is_some_and(|e| e.has_due(now, caught_up))
             {
                 return;
+            }
+            // Records already read resolve their held deletes first (in flush), so a
+            // hold whose audit row was read is never emitted as an orphan.
+            if self.enrich.as_ref().is_some_and(|e| e.has_pending()) {
+                self.start_flush();
+                continue;
             }
             let unit = self.tracker.open();
             let queued = self
