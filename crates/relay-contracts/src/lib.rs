@@ -16,8 +16,9 @@
 //!   events and reports one outcome per event; `probe` says, without side effects,
 //!   whether it is reachable. [`DeadLetterWriter`] is where refused events go.
 //! - [`OutboundEvent`] and [`TxContext`]: an event ready to send and the transaction it
-//!   came from; [`Lsn`] for positions in their text form; [`derived_event_id`] for the
-//!   stable ids of events without an audit row; commit times as RFC 3339.
+//!   came from; [`Lsn`] for positions in their text form; [`derived_event_id`] and
+//!   [`derived_event_id_at`] for the stable ids of events without an audit row; commit
+//!   times as RFC 3339.
 //! - [`ErrorClass`] and [`Classify`]: the one way any stage says "retry", "dead-letter"
 //!   or "stop", with the SQLSTATE table in [`sqlstate`].
 //! - [`Backoff`] and [`Retry`]: the one backoff policy (capped, exponential, jittered)
@@ -42,7 +43,7 @@ pub use backoff::{Backoff, BackoffError, Retry};
 pub use enrich::{EnrichFailure, EnrichSession, EnrichStage, Flushed, Holding, Queued, UnitId};
 pub use error::{Classify, ErrorClass};
 pub use event::{OutboundEvent, TxContext};
-pub use ids::derived_event_id;
+pub use ids::{derived_event_id, derived_event_id_at};
 pub use lsn::{format_lsn, parse_lsn, Lsn};
 pub use sink::{
     Batch, DeadLetterContent, DeadLetterRecord, DeadLetterWriter, Outcome, Probe, Sink, SinkError,
