@@ -12,6 +12,9 @@
 //! ([`Sink`], [`Outcome`], [`SinkError`]) live in `relay-contracts`; this crate never
 //! compiles the replication client or a database driver.
 //!
+//! Sinks: `file`, `stdout`, `null`, `nats` (JetStream), `webhook` (HTTP, Standard
+//! Webhooks signatures), and the dead-letter file.
+//!
 //! Shared pieces: [`tls`] (the rustls crypto provider and CA / client-certificate
 //! loading every TLS client here uses), the line writer behind `file`, `stdout` and the
 //! dead-letter file.
@@ -24,6 +27,8 @@ pub mod nats;
 pub mod null;
 pub mod stdout;
 pub mod tls;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use dead_letter::{DeadLetter, DeadLetterConfig};
 pub use file::{FileConfig, FileSink};
@@ -32,6 +37,8 @@ pub use nats::{NatsConfig, NatsSink};
 pub use null::{NullConfig, NullSink};
 pub use stdout::{StdoutConfig, StdoutSink};
 pub use tls::install_crypto_provider;
+#[cfg(feature = "webhook")]
+pub use webhook::{WebhookConfig, WebhookSink};
 
 use futures::future::BoxFuture;
 use relay_contracts::{Sink, SinkError};
@@ -84,6 +91,8 @@ sink_registry! {
     Null(NullConfig),
     #[cfg(feature = "nats")]
     Nats(Box<NatsConfig>),
+    #[cfg(feature = "webhook")]
+    Webhook(Box<WebhookConfig>),
 }
 
 impl SinkConfig {
