@@ -100,6 +100,11 @@ struct Lane {
     inflight: FuturesUnordered<Attempt>,
     last_log: Option<Instant>,
     suppressed: u64,
+    /// Events admitted and not yet finally resolved (acked or rejected): what an outage
+    /// of this sink holds back.
+    waiting: u64,
+    /// Since when this sink has delivered nothing while failing (reset by any ack).
+    failing_since: Option<Instant>,
 }
 
 async fn run(
@@ -122,6 +127,8 @@ async fn run(
         inflight: FuturesUnordered::new(),
         last_log: None,
         suppressed: 0,
+        waiting: 0,
+        failing_since: None,
     };
     let mut input_open = true;
     let mut ready: Vec<LaneItem> = Vec::new();
@@ -152,6 +159,7 @@ async fn run(
 impl Lane {
     /// An event arrives: ready at once, or queued behind its aggregate's event in flight.
     fn admit(&mut self, item: LaneItem, ready: &mut Vec<LaneItem>) {
+        self.waiting += 1;
         if self.ordered {
             ready.push(item);
         } else if let Some(queue) = self.busy.get_mut(&item.event.aggregate) {
@@ -181,6 +189,8 @@ impl Lane {
         for (item, outcome) in items.into_iter().zip(outcomes) {
             let aggregate = match outcome {
                 Outcome::Acked => {
+                    self.waiting = self.waiting.saturating_sub(1);
+                    self.failing_since = None;
                     let bytes = item.event.size() as u64;
                     let _ = self.results.send(LaneResult::Acked {
                         unit: item.unit,
@@ -189,6 +199,7 @@ impl Lane {
                     item.event.aggregate.clone()
                 }
                 Outcome::Rejected(reason) => {
+                    self.waiting = self.waiting.saturating_sub(1);
                     tracing::warn!(sink = self.sink.name(), event_id = %item.event.id, %reason, "event rejected permanently");
                     let aggregate = item.event.aggregate.clone();
                     let _ = self.results.send(LaneResult::Rejected {
@@ -207,6 +218,7 @@ impl Lane {
                     return false;
                 }
                 Outcome::Retryable(reason) => {
+                    self.failing_since.get_or_insert_with(Instant::now);
                     self.metrics.retries.fetch_add(1, Ordering::Relaxed);
                     retry.push(item);
                     retry_reason.get_or_insert(reason);
@@ -231,19 +243,27 @@ impl Lane {
         true
     }
 
-    /// One warning per 5 s at most, with the number of failures not logged in between.
+    /// One warning per 5 s at most, with the number of failures not logged in between,
+    /// how many events this sink holds back and for how long it has delivered nothing:
+    /// the lag one failing sink causes for all (the confirmed LSN waits for every sink).
     fn log_retry(&mut self, reason: &str, delay: Duration) {
         let now = Instant::now();
         if self
             .last_log
             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5))
         {
+            let failing_for = self
+                .failing_since
+                .map(|t| Duration::from_secs(now.duration_since(t).as_secs()))
+                .unwrap_or_default();
             tracing::warn!(
                 sink = self.sink.name(),
                 %reason,
                 retry_in = ?delay,
+                waiting_events = self.waiting,
+                failing_for = ?failing_for,
                 similar_failures_since_last_log = self.suppressed,
-                "publish failed; retrying (the confirmed LSN waits)"
+                "publish failed; retrying (the confirmed LSN waits for this sink, holding back every sink)"
             );
             self.last_log = Some(now);
             self.suppressed = 0;
