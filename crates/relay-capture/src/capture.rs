@@ -1,14 +1,16 @@
 //! Rows and logical messages → [`Captured`] events, per capture [`Profile`].
 
-use pgoutput::{ColumnValue, LogicalDecodingMessage, Relation, TupleData};
+use pgoutput::{ColumnValue, LogicalDecodingMessage, LogicalMessage, Relation, TupleData};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 use relay_contracts::{
     derived_event_id, format_lsn, pg_micros_to_rfc3339, OutboundEvent, TxContext,
 };
 
+use crate::portal_v2::{self, Facts};
 use crate::route_token;
 use crate::values::{bytea_hex, raw_json, raw_row, text};
 
@@ -21,6 +23,9 @@ pub enum Profile {
     DebeziumOutbox,
     /// `pg_logical_emit_message(true, prefix, payload)`, no table.
     LogicalMessage,
+    /// The portal's own V2 webhook events, from inserts, updates and deletes of its
+    /// tables (see [`crate::portal_v2`]).
+    PortalV2,
 }
 
 /// What to capture and how to label it.
@@ -76,6 +81,8 @@ const BYTEA_OID: u32 = 17;
 #[derive(Debug, Clone)]
 pub struct Capture {
     cfg: CaptureConfig,
+    /// What portal-v2 events name beyond the changed row (empty for other profiles).
+    facts: Arc<Facts>,
 }
 
 #[derive(Serialize)]
@@ -98,7 +105,10 @@ struct Envelope<'a> {
 
 impl Capture {
     pub fn new(cfg: CaptureConfig) -> Self {
-        Self { cfg }
+        Self {
+            cfg,
+            facts: Arc::default(),
+        }
     }
 
     pub fn config(&self) -> &CaptureConfig {
@@ -107,9 +117,42 @@ impl Capture {
 
     /// Whether changes of this relation are captured.
     pub fn watches(&self, rel: &Relation) -> bool {
-        self.cfg.profile != Profile::LogicalMessage
-            && rel.namespace == self.cfg.schema
-            && rel.name == self.cfg.table
+        match self.cfg.profile {
+            Profile::LogicalMessage => false,
+            Profile::PortalV2 => {
+                rel.namespace == self.cfg.schema && portal_v2::TABLES.contains(&rel.name.as_str())
+            }
+            Profile::Portal | Profile::DebeziumOutbox => {
+                rel.namespace == self.cfg.schema && rel.name == self.cfg.table
+            }
+        }
+    }
+
+    /// Whether the profile takes inserts, updates and deletes of any published table
+    /// through [`Capture::row_change`] (instead of inserts through [`Capture::insert`]).
+    pub fn captures_row_changes(&self) -> bool {
+        self.cfg.profile == Profile::PortalV2
+    }
+
+    /// Capture an INSERT, UPDATE or DELETE (`change`) of `rel`: zero or more events.
+    /// `position` is the change's index within its transaction (part of derived ids).
+    pub fn row_change(
+        &self,
+        tx: &TxContext,
+        rel: &Relation,
+        change: &LogicalMessage,
+        position: u64,
+    ) -> Vec<Captured> {
+        if self.cfg.profile != Profile::PortalV2 || !self.watches(rel) {
+            return Vec::new();
+        }
+        portal_v2::capture(&self.cfg.source, &self.facts, tx, rel, change, position)
+    }
+
+    /// The relationships portal-v2 remembers; the binary seeds them at start with
+    /// [`portal_v2::seed_query`].
+    pub fn facts(&self) -> &Arc<Facts> {
+        &self.facts
     }
 
     /// Capture an INSERT. `None` when the relation is not the watched table.
@@ -160,7 +203,7 @@ impl Capture {
         let result = match self.cfg.profile {
             Profile::Portal => self.portal_event(tx, &row),
             Profile::DebeziumOutbox => self.debezium_event(tx, &row),
-            Profile::LogicalMessage => return None,
+            Profile::LogicalMessage | Profile::PortalV2 => return None,
         };
         Some(match result {
             Ok(ev) => Captured::Event(ev),

@@ -11,11 +11,13 @@
 //! made into an event become a [`Malformed`] record carrying the raw row, so the pipeline
 //! can dead-letter it instead of dropping it.
 //!
-//! Three profiles exist ([`Profile`]): the Data Product Portal's `events` table, the
-//! Debezium outbox column convention, and table-less outboxes written with
-//! `pg_logical_emit_message(true, prefix, payload)`.
+//! Four profiles exist ([`Profile`]): the Data Product Portal's `events` table, the
+//! Debezium outbox column convention, table-less outboxes written with
+//! `pg_logical_emit_message(true, prefix, payload)`, and [`portal_v2`]: the portal's own
+//! V2 webhook events from inserts, updates and deletes of its domain tables.
 
 mod capture;
+pub mod portal_v2;
 mod values;
 
 pub use capture::{Capture, CaptureConfig, Captured, Malformed, Profile};
