@@ -91,6 +91,11 @@ impl RunState<'_> {
 
     fn on_change(&mut self, change: LogicalMessage) -> Result<(), PipelineError> {
         match change {
+            LogicalMessage::Insert(_) | LogicalMessage::Update(_) | LogicalMessage::Delete(_)
+                if self.p.capture.captures_row_changes() =>
+            {
+                self.capture_row_change(&change)?;
+            }
             LogicalMessage::Relation(rel) => {
                 tracing::debug!(relation = %format!("{}.{}", rel.namespace, rel.name), columns = rel.columns.len(), "relation");
                 self.relations.insert(rel);
@@ -157,9 +162,39 @@ impl RunState<'_> {
                 }
                 self.position += 1;
             }
+            // Sent once per session before a Relation that uses the type: not a change
+            // (counting it would give a replay other positions than the live run).
+            LogicalMessage::Type(_) => {}
             // Updates and deletes of the audit table are not events (the portal fills
-            // deleted_*_identifier by UPDATE); types and origins need no action.
+            // deleted_*_identifier by UPDATE); origins need no action.
             _ => self.position += 1,
+        }
+        Ok(())
+    }
+
+    /// A profile that captures row changes (portal-v2) gets every INSERT, UPDATE and
+    /// DELETE of any published table here, with its position in the transaction.
+    fn capture_row_change(&mut self, change: &LogicalMessage) -> Result<(), PipelineError> {
+        let relation_id = match change {
+            LogicalMessage::Insert(c) => c.relation_id,
+            LogicalMessage::Update(c) => c.relation_id,
+            LogicalMessage::Delete(c) => c.relation_id,
+            _ => return Ok(()),
+        };
+        let Some((tx, unit)) = self.tx else {
+            return Err(PipelineError::Protocol(
+                "row change outside a transaction".into(),
+            ));
+        };
+        let Some(rel) = self.relations.get(relation_id) else {
+            return Err(PipelineError::Protocol(format!(
+                "row change for relation {relation_id} that was never described"
+            )));
+        };
+        let position = self.position;
+        self.position += 1;
+        for captured in self.p.capture.row_change(&tx, rel, change, position) {
+            self.dispatch(unit, captured)?;
         }
         Ok(())
     }
