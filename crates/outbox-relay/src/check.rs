@@ -11,8 +11,12 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
     relay_sinks::install_crypto_provider();
     let findings = match conn.connect_query().await {
         Ok(client) => {
-            let table = (cfg.capture.profile != ProfileName::LogicalMessage)
-                .then(|| cfg.capture.schema_table());
+            // portal-v2 reads no audit table: its tables are checked as a set below.
+            let reads_a_table = !matches!(
+                cfg.capture.profile,
+                ProfileName::LogicalMessage | ProfileName::PortalV2
+            );
+            let table = reads_a_table.then(|| cfg.capture.schema_table());
             let target = Target {
                 slot: cfg.source.slot.clone(),
                 publications: cfg.source.publication.to_vec(),
@@ -34,6 +38,8 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
                             .collect(),
                     }
                 }),
+                portal_v2: (cfg.capture.profile == ProfileName::PortalV2)
+                    .then(|| crate::portal_v2::check_target(&cfg.capture.schema_table().0)),
             };
             relay_check::run(&client, &target).await?
         }

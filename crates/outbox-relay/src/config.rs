@@ -101,6 +101,8 @@ pub enum ProfileName {
     Portal,
     DebeziumOutbox,
     LogicalMessage,
+    /// The portal's own V2 webhook events from its tables (sql/05_portal_v2.sql).
+    PortalV2,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,7 +110,8 @@ pub enum ProfileName {
 pub struct CaptureSection {
     #[serde(default = "default_profile")]
     pub profile: ProfileName,
-    /// `schema.table` (schema defaults to `public`).
+    /// `schema.table` (schema defaults to `public`). For `portal-v2`, only the schema
+    /// counts: the portal's tables are read there.
     #[serde(default = "default_table")]
     pub table: String,
     /// Prefix of `pg_logical_emit_message` for the logical-message profile.
@@ -524,6 +527,35 @@ listen = "127.0.0.1:9187"
             .unwrap_err()
             .to_string();
         assert!(err.contains("streem"), "{err}");
+    }
+
+    #[test]
+    #[cfg(feature = "webhook")]
+    fn webhook_sinks_and_the_portal_v2_profile_parse() {
+        let text = CONTRACT
+            .replace("profile = \"portal\"", "profile = \"portal-v2\"")
+            .replace(
+                "type = \"file\"\npath = \"/var/lib/outbox-relay/events.jsonl\"",
+                "type = \"webhook\"\nurl = \"https://hooks.example.com/v2\"\nformat = \"portal-v2\"\n\
+                 secret = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\ntimeout = \"5s\"\n\
+                 headers = { Authorization = \"Bearer ${RELAY_PG_PASSWORD}\" }",
+            );
+        let cfg = Config::parse(&text, "t.toml", &env).unwrap();
+        assert_eq!(cfg.capture.profile, ProfileName::PortalV2);
+        match &cfg.sinks[0] {
+            SinkConfig::Webhook(w) => {
+                assert_eq!(w.format, relay_sinks::webhook::Format::PortalV2);
+                assert_eq!(w.timeout, Duration::from_secs(5));
+                assert!(
+                    !format!("{w:?}").contains("s3cr"),
+                    "header values never print"
+                );
+            }
+            other => panic!("expected the webhook sink, got {other:?}"),
+        }
+        let bad = text.replace("timeout = \"5s\"", "timeot = \"5s\"");
+        let err = Config::parse(&bad, "t.toml", &env).unwrap_err().to_string();
+        assert!(err.contains("timeot"), "{err}");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod check;
 pub mod config;
 pub mod demo;
+pub mod portal_v2;
 pub mod relay;
 
 pub use config::Config;

@@ -1,6 +1,7 @@
 //! The run loop: connect, stream, and reconnect from the confirmed LSN after failures.
 
 use anyhow::Context;
+use relay_capture::portal_v2::Facts;
 use relay_capture::{Capture, CaptureConfig, Profile};
 use relay_catalog::{ConnectFailure, Connector, EnrichConfig, PortalEnrichStage};
 use relay_contracts::{Backoff, Classify, DeadLetterWriter, Sink};
@@ -40,6 +41,8 @@ pub struct Relay {
     conn: ConnectionSettings,
     stream: StreamSettings,
     pipeline: Pipeline,
+    /// portal-v2: the capture's facts and the schema they are seeded from.
+    portal_v2: Option<(Arc<Facts>, String)>,
 }
 
 /// Connection settings from the `[source]` section (password from file/env applied).
@@ -62,6 +65,7 @@ pub fn capture_config(cfg: &Config) -> CaptureConfig {
             ProfileName::Portal => Profile::Portal,
             ProfileName::DebeziumOutbox => Profile::DebeziumOutbox,
             ProfileName::LogicalMessage => Profile::LogicalMessage,
+            ProfileName::PortalV2 => Profile::PortalV2,
         },
         schema,
         table,
@@ -111,8 +115,11 @@ impl Relay {
         };
         let p = &cfg.pipeline;
         let retry = p.retry()?;
+        let capture = Capture::new(capture_config(cfg));
+        let portal_v2 = (cfg.capture.profile == ProfileName::PortalV2)
+            .then(|| (Arc::clone(capture.facts()), cfg.capture.schema_table().0));
         let mut pipeline = Pipeline::new(
-            Capture::new(capture_config(cfg)),
+            capture,
             sinks,
             dead_letter,
             PipelineConfig {
@@ -166,6 +173,7 @@ impl Relay {
             conn,
             stream,
             pipeline,
+            portal_v2,
         })
     }
 
@@ -176,6 +184,18 @@ impl Relay {
     /// Run until `shutdown` becomes true (graceful: in-flight events drain and their
     /// position is confirmed) or a non-retryable error.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        if let Some((facts, schema)) = &self.portal_v2 {
+            let from = crate::portal_v2::Sources {
+                schema,
+                slot: &self.stream.slot,
+                publications: &self.stream.publications,
+            };
+            let seed = crate::portal_v2::seed(&self.conn, facts, &from, reconnect_backoff());
+            tokio::select! {
+                r = seed => { r?; }
+                _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            }
+        }
         let mut reconnect = reconnect_backoff().retry();
         let mut operator = operator_backoff().retry();
         let mut waiting_for_slot = false;

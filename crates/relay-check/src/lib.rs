@@ -24,6 +24,10 @@
 //!    [`checks::PUBLICATION_TABLE`]: one of them covers it and publishes inserts.
 //! 5. With a table: [`checks::TABLE`] exists and
 //!    [`checks::TABLE_PRIVILEGE`]: the role can read it.
+//! 6. With enrichment: [`checks::REPLICA_IDENTITY`] and [`checks::LOOKUP_PRIVILEGES`].
+//! 7. With the portal-v2 profile: [`checks::PORTAL_V2_TABLES`],
+//!    [`checks::PORTAL_V2_PUBLICATION`] (inserts, updates and deletes),
+//!    [`checks::PORTAL_V2_REPLICA_IDENTITY`] and [`checks::PORTAL_V2_PRIVILEGES`].
 //!
 //! Errors ([`CheckError`]) are for failures of the checking itself (a query
 //! failed, the connection broke); a problem *found* is a failed [`Finding`].
@@ -31,6 +35,7 @@
 //! [`quote_ident`] / [`quote_literal`].
 
 mod enrichment;
+mod portal_v2;
 mod publication;
 mod quote;
 mod render;
@@ -44,6 +49,7 @@ pub use render::render;
 use tokio_postgres::Client;
 
 use enrichment::check_enrichment;
+use portal_v2::check_portal_v2;
 use publication::check_publications;
 use server::{check_replication_role, check_wal_level, server_info};
 use slot::check_slot;
@@ -77,6 +83,14 @@ pub mod checks {
     pub const REPLICA_IDENTITY: &str = "replica_identity";
     /// Enrichment: `current_user` can read the tables the lookups read.
     pub const LOOKUP_PRIVILEGES: &str = "lookup_privileges";
+    /// portal-v2: the portal's tables exist.
+    pub const PORTAL_V2_TABLES: &str = "portal_v2_tables";
+    /// portal-v2: the configured publications send their inserts, updates and deletes.
+    pub const PORTAL_V2_PUBLICATION: &str = "portal_v2_publication";
+    /// portal-v2: the tables whose deletes name related rows log whole old rows.
+    pub const PORTAL_V2_REPLICA_IDENTITY: &str = "portal_v2_replica_identity";
+    /// portal-v2: `current_user` can read the tables read at start.
+    pub const PORTAL_V2_PRIVILEGES: &str = "portal_v2_privileges";
 }
 
 /// What the relay is configured to read.
@@ -92,6 +106,20 @@ pub struct Target {
     pub plugin: String,
     /// What enrichment needs, when the relay enriches portal events.
     pub enrichment: Option<EnrichmentTarget>,
+    /// What the portal-v2 profile needs, when it is configured.
+    pub portal_v2: Option<PortalV2Target>,
+}
+
+/// The portal's tables the portal-v2 profile captures (all in `schema`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalV2Target {
+    pub schema: String,
+    /// Tables whose inserts, updates and deletes must be published.
+    pub tables: Vec<String>,
+    /// Tables that need `REPLICA IDENTITY FULL`.
+    pub replica_identity_full: Vec<String>,
+    /// Tables read at start: need SELECT.
+    pub readable: Vec<String>,
 }
 
 /// The tables enrichment captures deletes of and reads (tables that do not exist in
@@ -115,6 +143,7 @@ impl Default for Target {
             table: Some(("public".to_owned(), "events".to_owned())),
             plugin: "pgoutput".to_owned(),
             enrichment: None,
+            portal_v2: None,
         }
     }
 }
@@ -203,6 +232,9 @@ pub async fn run(client: &Client, target: &Target) -> Result<Vec<Finding>, Check
     }
     if let Some(e) = &target.enrichment {
         check_enrichment(client, e, &mut findings).await?;
+    }
+    if let Some(p) = &target.portal_v2 {
+        check_portal_v2(client, &target.publications, p, &mut findings).await?;
     }
     Ok(findings)
 }
