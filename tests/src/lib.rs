@@ -6,6 +6,7 @@
 //! for a fixed time and hoping.
 
 pub mod nats;
+pub mod webhook;
 
 use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
 use std::collections::HashMap;
