@@ -10,6 +10,7 @@ mod idle;
 mod malformed;
 mod nats;
 mod ordering;
+mod portal_v2;
 mod profiles;
 mod restart;
 mod schema_change;
