@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use crate::catalog::{
-    Catalog, Entity, CONFIGURATION_TYPES, DERIVED_ACCESS_CASCADE, DERIVED_ASSET_CASCADE,
-    DERIVED_PORT_CASCADE,
+    Catalog, Entity, CONFIGURATION_TYPES, DERIVED_ACCESS_CASCADE, DERIVED_ACCESS_EXPLORATION,
+    DERIVED_ASSET_CASCADE, DERIVED_PORT_CASCADE,
 };
 use crate::model::{refs, AuditRecord};
 use crate::store::text;
@@ -122,7 +122,10 @@ pub fn resolved_tombstones(record: &AuditRecord, tombstones: &Tombstones) -> Vec
         Some("removed" | "cancelled" | "denied")
     ) || matches!(
         spec.key,
-        DERIVED_ACCESS_CASCADE | DERIVED_ASSET_CASCADE | DERIVED_PORT_CASCADE
+        DERIVED_ACCESS_CASCADE
+            | DERIVED_ACCESS_EXPLORATION
+            | DERIVED_ASSET_CASCADE
+            | DERIVED_PORT_CASCADE
     );
     if removal {
         match spec.entity {

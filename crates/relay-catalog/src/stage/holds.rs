@@ -21,6 +21,8 @@ pub(super) struct Held {
     pub table: &'static str,
     pub id: String,
     pub deleted: Deleted,
+    /// Its place in capture order.
+    seq: u64,
     /// Transactions read when it was captured.
     at_tx: u64,
     since: Instant,
@@ -70,11 +72,18 @@ impl Holds {
                 table,
                 id,
                 deleted,
+                seq,
                 at_tx: self.txs,
                 since: Instant::now(),
             },
         );
         replaced
+    }
+
+    /// Hold again what [`Holds::take_due`] took, in its place and with its age.
+    pub(super) fn put_back(&mut self, h: Held) {
+        self.by_key.insert((h.table, h.id.clone()), h.seq);
+        self.by_seq.insert(h.seq, h);
     }
 
     /// A record resolved this delete: stop holding it; returns its unit.
