@@ -74,6 +74,8 @@ pub struct EnrichConfig {
     /// Bytes of captured rows kept in memory; further rows go to a file in `spill_dir`.
     pub tombstone_budget: usize,
     pub spill_dir: std::path::PathBuf,
+    /// Where lookup timings are reported.
+    pub observer: std::sync::Arc<dyn relay_contracts::Observer>,
 }
 
 /// The portal enrich stage: one [`EnrichSession`] per replication session.
