@@ -150,7 +150,11 @@ fn check_run(
     for extra in got.difference(derived) {
         let e = run
             .iter()
-            .find(|e| e["type"] == extra.0.as_str() && e["subject"] == extra.1.as_str())
+            .find(|e| {
+                e["type"] == extra.0.as_str()
+                    && e["subject"] == extra.1.as_str()
+                    && !audited.contains(e["id"].as_str().unwrap_or_default())
+            })
             .unwrap();
         problems.push(format!(
             "{run_name}: unexpected derived event {} (reason {})",
@@ -326,7 +330,37 @@ async fn live_and_catch_up_give_the_same_events_on_the_real_schema() {
     assert_eq!(rc.access_links, vec![x5b.clone()]);
     cascades.push(rc);
     step!(portal.update_product(&q.id, "Forecast, weekly").await);
-    let _ = (m3, l2, x4);
+    let legend: Vec<(&str, &String)> = vec![
+        ("product P", &p.id),
+        ("product Q", &q.id),
+        ("product R", &r.id),
+        ("product S", &s.id),
+        ("product F (finalizers)", &f.id),
+        ("port D1", &d1),
+        ("port D2 (open)", &d2),
+        ("port D3", &d3),
+        ("port E1 (of S)", &e1),
+        ("port FD (of F)", &fd),
+        ("asset A1 (s3)", &a1.id),
+        ("asset A2 (glue)", &a2.id),
+        ("asset link L1 A1-D1", &l1),
+        ("asset link L2 A2-D1", &l2),
+        ("asset link L3 A1-D2", &l3),
+        ("access x1 Q-D1", &x1),
+        ("access x1b Q-D1 (re-request)", &x1b),
+        ("access x2 Q-D2 (open)", &x2),
+        ("access x3 R-D1", &x3),
+        ("access x4 Q-D3 (cancelled)", &x4),
+        ("access x5 R-E1", &x5),
+        ("access x5b R-E1 (re-request)", &x5b),
+        ("membership m1", &m1),
+        ("membership m3", &m3),
+        ("port membership pm1", &pm1),
+        ("port membership pm2", &pm2),
+    ];
+    for (name, id) in &legend {
+        eprintln!("legend: {id} = {name}");
+    }
 
     let end = db.current_wal_lsn().await;
     let ids = portal.audit_ids();
@@ -388,7 +422,7 @@ async fn live_and_catch_up_give_the_same_events_on_the_real_schema() {
         live.len(),
         caught_up.len()
     );
-    assert_no_problems("live vs catch-up on the real schema", &problems, 80);
+    assert_no_problems("live vs catch-up on the real schema", &problems, 150);
 }
 
 /// 2. Every technical asset configuration type of the real schema round-trips into its
@@ -414,6 +448,13 @@ async fn every_technical_asset_configuration_type_round_trips() {
     let unknown = TechConfig::unknown("HologramTechnicalAssetConfiguration");
     portal.create_asset(&p.id, "Hologram", &unknown).await;
     let unknown_created = portal.log.last().unwrap().id.clone();
+    // The created events first (so their lookups see the assets), then the removals
+    // (built from the captured rows).
+    let ids = portal.audit_ids();
+    wait_until(Duration::from_secs(90), "the created events", || async {
+        has_all(&out, &ids)
+    })
+    .await;
     let mut removed = Vec::new();
     for (_, a, _) in &assets {
         portal.remove_asset(&a.id).await;
