@@ -10,6 +10,7 @@ mod idle;
 mod malformed;
 mod nats;
 mod ordering;
+mod portal_truth;
 mod profiles;
 mod restart;
 mod schema_change;
