@@ -10,9 +10,7 @@
 //! These state the required behaviour; each collects every problem it finds before
 //! failing, so one run shows all of them.
 
-use outbox_relay_tests::events_diff::{
-    assert_no_problems, compare_runs, label, removed_twice, READ_AT_ENRICHMENT,
-};
+use outbox_relay_tests::events_diff::{assert_no_problems, compare_runs, label, removed_twice};
 use outbox_relay_tests::real_portal::{event_type_of, seed, Cascade, Portal, Side, TechConfig};
 use outbox_relay_tests::*;
 use serde_json::Value;
@@ -417,7 +415,7 @@ async fn live_and_catch_up_give_the_same_events_on_the_real_schema() {
         }
     }
     eprintln!(
-        "history: {} audit rows; live {} events, catch-up {} events; marker {READ_AT_ENRICHMENT}",
+        "history: {} audit rows; live {} events, catch-up {} events",
         ids.len(),
         live.len(),
         caught_up.len()

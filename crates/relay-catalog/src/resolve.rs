@@ -151,6 +151,10 @@ pub fn resolved_tombstones(record: &AuditRecord, tombstones: &Tombstones) -> Vec
                         &[("consuming_abstract_data_product_id", p), ("dataset_id", d)],
                     );
                     c.access(links);
+                    if spec.key == DERIVED_ACCESS_EXPLORATION {
+                        // The exploration went with its links (never audited itself).
+                        c.product(p);
+                    }
                 }
             }
             Entity::TechnicalAssetLink => {

@@ -428,6 +428,10 @@ impl EnrichSession for Session {
         let mut queued = false;
         // Rows a parent processed in this chunk accounts for.
         let mut covered: HashSet<(String, String)> = HashSet::new();
+        // Parents first: a product's (or exploration's) children are deleted before it in
+        // its transaction, so they are older holds, but its records account for them.
+        let mut due = due;
+        due.sort_by_key(|h| h.table != "abstract_data_products");
         let mut due = due.into_iter();
         for h in due.by_ref() {
             if covered.contains(&(h.table.to_string(), h.id.clone())) {
@@ -467,9 +471,15 @@ impl EnrichSession for Session {
                 }
             }
             if h.table == "abstract_data_products" && is_exploration(&row) {
-                self.push_release(h.unit, unit);
-                if let Err(e) = self.tombstones.remove(h.table, &h.id) {
-                    self.broken.get_or_insert(e);
+                if records.is_empty() {
+                    self.push_release(h.unit, unit);
+                    if let Err(e) = self.tombstones.remove(h.table, &h.id) {
+                        self.broken.get_or_insert(e);
+                    }
+                } else {
+                    // Its tombstone names the consumer of the access removals (kind
+                    // `exploration`, owner); their resolution releases it.
+                    self.holds.put_back(h.clone());
                 }
             } else if let Some(record) = orphan_removed_record(h.table, &row, h.deleted.commit_lsn)
             {
