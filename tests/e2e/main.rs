@@ -11,6 +11,7 @@ mod malformed;
 mod nats;
 mod ordering;
 mod portal_v2;
+mod portal_truth;
 mod profiles;
 mod restart;
 mod schema_change;

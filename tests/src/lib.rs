@@ -5,7 +5,9 @@
 //! Waiting is done by polling real state with a deadline (`wait_until`), never by sleeping
 //! for a fixed time and hoping.
 
+pub mod events_diff;
 pub mod nats;
+pub mod real_portal;
 pub mod webhook;
 
 use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
@@ -49,6 +51,8 @@ pub struct Setup {
     pub options: ClusterOptions,
     /// SQL creating the tables (default: the portal-like schema).
     pub schema: String,
+    /// SQL run right after the schema and the test actor (reference rows).
+    pub reference_data: String,
     /// The captured table, substituted for `public.events` in the DBA scripts.
     pub table: String,
     /// Run sql/04_slot.sql.
@@ -68,6 +72,7 @@ impl Default for Setup {
             bin: pg15(),
             options: ClusterOptions::default(),
             schema: PORTAL_SCHEMA.to_string(),
+            reference_data: String::new(),
             table: "public.events".into(),
             create_slot: true,
             create_publication: true,
@@ -125,6 +130,12 @@ impl TestDb {
             )
             .await
             .ok();
+        if !setup.reference_data.is_empty() {
+            admin
+                .batch_execute(&setup.reference_data)
+                .await
+                .expect("reference data");
+        }
         let table = |sql: &str| {
             sql.replace("public.events", &setup.table).replace(
                 "schemaname = 'public'\n                  AND tablename = 'events'",
@@ -150,8 +161,9 @@ impl TestDb {
                 .await
                 .expect("sql/02_publication.sql");
         }
-        let enrichment =
-            setup.enrichment && setup.schema == PORTAL_SCHEMA && setup.create_publication;
+        let portal_schema =
+            setup.schema == PORTAL_SCHEMA || setup.schema == real_portal::REAL_PORTAL_SCHEMA;
+        let enrichment = setup.enrichment && portal_schema && setup.create_publication;
         if enrichment {
             admin
                 .batch_execute(SQL_ENRICHMENT)

@@ -5,44 +5,75 @@ use relay_check::{EnrichmentTarget, Finding, Target};
 use crate::config::{Config, ProfileName};
 use crate::relay::connection_settings;
 
+/// What the configuration asks the database to provide.
+pub fn target(cfg: &Config) -> Target {
+    // portal-v2 reads no audit table: its tables are checked as a set (`portal_v2`).
+    let reads_a_table = !matches!(
+        cfg.capture.profile,
+        ProfileName::LogicalMessage | ProfileName::PortalV2
+    );
+    let table = reads_a_table.then(|| cfg.capture.schema_table());
+    Target {
+        slot: cfg.source.slot.clone(),
+        publications: cfg.source.publication.to_vec(),
+        table,
+        plugin: "pgoutput".into(),
+        enrichment: crate::relay::enrichment_enabled(cfg).then(|| {
+            let catalog = relay_catalog::Catalog::portal();
+            EnrichmentTarget {
+                schema: cfg.capture.schema_table().0,
+                replica_identity_full: catalog
+                    .tables_to_capture_deletes()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+                readable: catalog
+                    .tables_read()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+            }
+        }),
+        portal_v2: (cfg.capture.profile == ProfileName::PortalV2)
+            .then(|| crate::portal_v2::check_target(&cfg.capture.schema_table().0)),
+    }
+}
+
+/// Each configured sink built and probed (nothing is sent): one finding per sink.
+pub async fn sink_findings(cfg: &Config) -> Vec<Finding> {
+    let mut out = Vec::with_capacity(cfg.sinks.len());
+    for s in &cfg.sinks {
+        let probed = match s.build().await {
+            Ok(sink) => sink.probe().await.map(|p| p.detail),
+            Err(e) => Err(e),
+        };
+        out.push(match probed {
+            Ok(detail) => Finding {
+                check: "sink",
+                ok: true,
+                message: format!("sink `{}`: {detail}", s.name()),
+                fix: None,
+            },
+            Err(e) => Finding {
+                check: "sink",
+                ok: false,
+                message: e.to_string(),
+                fix: Some(format!(
+                    "make the destination of sink `{}` reachable with the configured credentials (see the message)",
+                    s.name()
+                )),
+            },
+        });
+    }
+    out
+}
+
 /// Run every check; print one line per finding; `Ok(true)` when all passed.
 pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
     let conn = connection_settings(cfg)?;
     relay_sinks::install_crypto_provider();
-    let findings = match conn.connect_query().await {
-        Ok(client) => {
-            // portal-v2 reads no audit table: its tables are checked as a set below.
-            let reads_a_table = !matches!(
-                cfg.capture.profile,
-                ProfileName::LogicalMessage | ProfileName::PortalV2
-            );
-            let table = reads_a_table.then(|| cfg.capture.schema_table());
-            let target = Target {
-                slot: cfg.source.slot.clone(),
-                publications: cfg.source.publication.to_vec(),
-                table,
-                plugin: "pgoutput".into(),
-                enrichment: crate::relay::enrichment_enabled(cfg).then(|| {
-                    let catalog = relay_catalog::Catalog::portal();
-                    EnrichmentTarget {
-                        schema: cfg.capture.schema_table().0,
-                        replica_identity_full: catalog
-                            .tables_to_capture_deletes()
-                            .iter()
-                            .map(|t| t.to_string())
-                            .collect(),
-                        readable: catalog
-                            .tables_read()
-                            .iter()
-                            .map(|t| t.to_string())
-                            .collect(),
-                    }
-                }),
-                portal_v2: (cfg.capture.profile == ProfileName::PortalV2)
-                    .then(|| crate::portal_v2::check_target(&cfg.capture.schema_table().0)),
-            };
-            relay_check::run(&client, &target).await?
-        }
+    let mut findings = match conn.connect_query().await {
+        Ok(client) => relay_check::run(&client, &target(cfg)).await?,
         Err(e) => vec![Finding {
             check: "connect",
             ok: false,
@@ -50,6 +81,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
             fix: Some("check source.url (host, port, user, database) and the password".into()),
         }],
     };
+    findings.extend(sink_findings(cfg).await);
     println!("{}", relay_check::render(&findings).trim_end());
     Ok(findings.iter().all(|f| f.ok))
 }

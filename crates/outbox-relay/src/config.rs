@@ -45,6 +45,8 @@ pub struct Config {
     pub pipeline: PipelineSection,
     #[serde(default)]
     pub metrics: Option<MetricsSection>,
+    #[serde(default)]
+    pub log: LogSection,
 }
 
 fn default_slot() -> String {
@@ -77,6 +79,10 @@ pub struct SourceSection {
     /// Read the password from this environment variable instead of the URL.
     #[serde(default)]
     pub password_env: Option<String>,
+    /// Opt-in: emit a logical message this often, so the slot's position can advance on
+    /// a quiet database while others on the same server write WAL.
+    #[serde(default, with = "relay_contracts::config::optional_duration")]
+    pub heartbeat: Option<Duration>,
     /// Where enrichment lookups connect (e.g. a read replica, or a role of its own);
     /// default: `url` (with `password_file` / `password_env`).
     #[serde(default)]
@@ -279,7 +285,25 @@ impl Default for PipelineSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSection {
+    /// Address of the `/metrics` and `/health/*` listener, e.g. `127.0.0.1:9187`.
     pub listen: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    #[serde(default)]
+    pub format: LogFormat,
 }
 
 impl Config {

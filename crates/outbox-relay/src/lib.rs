@@ -14,6 +14,8 @@ pub mod config;
 pub mod demo;
 pub mod portal_v2;
 pub mod relay;
+pub mod status;
+pub mod telemetry;
 
 pub use config::Config;
 pub use relay::Relay;

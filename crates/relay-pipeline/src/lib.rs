@@ -23,7 +23,8 @@ pub mod tracker;
 
 use relay_capture::Capture;
 use relay_contracts::{
-    Backoff, Classify, DeadLetterWriter, EnrichFailure, EnrichStage, ErrorClass, Sink,
+    Backoff, Classify, DeadLetterWriter, EnrichFailure, EnrichStage, ErrorClass, NoObserver,
+    Observer, Sink,
 };
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
@@ -85,6 +86,11 @@ pub struct Metrics {
     pub held_bytes: AtomicU64,
     /// Captured deleted rows kept in the spill file.
     pub held_spilled: AtomicU64,
+    /// Commit time (µs since 2000-01-01) of the oldest transaction not yet confirmed;
+    /// 0 when everything read is confirmed.
+    pub oldest_unconfirmed_commit_micros: std::sync::atomic::AtomicI64,
+    /// The end of the newest transaction read.
+    pub received_lsn: AtomicU64,
 }
 
 /// Why a run ended without being asked to.
@@ -153,6 +159,7 @@ pub struct Pipeline {
     cfg: PipelineConfig,
     metrics: Arc<Metrics>,
     enrich: Option<Arc<dyn EnrichStage>>,
+    observer: Arc<dyn Observer>,
 }
 
 impl Pipeline {
@@ -169,7 +176,14 @@ impl Pipeline {
             cfg,
             metrics: Arc::new(Metrics::default()),
             enrich: None,
+            observer: Arc::new(NoObserver),
         }
+    }
+
+    /// Report what happens to events (for the metrics endpoint).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Hand audit rows (the capture must hand them over: `CaptureConfig::enrich`) and the
@@ -201,6 +215,7 @@ impl Pipeline {
                 self.cfg.retry,
                 lane_tx.clone(),
                 Arc::clone(&self.metrics),
+                Arc::clone(&self.observer),
             );
             lanes.push(tx);
             handles.push(handle);

@@ -21,6 +21,8 @@ pub(super) struct Held {
     pub table: &'static str,
     pub id: String,
     pub deleted: Deleted,
+    /// Its place in capture order.
+    seq: u64,
     /// Transactions read when it was captured.
     at_tx: u64,
     since: Instant,
@@ -70,11 +72,18 @@ impl Holds {
                 table,
                 id,
                 deleted,
+                seq,
                 at_tx: self.txs,
                 since: Instant::now(),
             },
         );
         replaced
+    }
+
+    /// Hold again what [`Holds::take_due`] took, in its place and with its age.
+    pub(super) fn put_back(&mut self, h: Held) {
+        self.by_key.insert((h.table, h.id.clone()), h.seq);
+        self.by_seq.insert(h.seq, h);
     }
 
     /// A record resolved this delete: stop holding it; returns its unit.
@@ -107,14 +116,19 @@ impl Holds {
             .is_some_and(|h| self.due(h, now, caught_up))
     }
 
-    /// Take up to `limit` due holds, oldest first.
+    /// Take up to `limit` due holds, oldest first, and never part of a transaction: the
+    /// holds of one transaction fall due together (a product's children are held before
+    /// it, a moment earlier, yet its removal accounts for them).
     pub(super) fn take_due(&mut self, now: Instant, caught_up: bool, limit: usize) -> Vec<Held> {
-        let mut out = Vec::new();
-        while out.len() < limit {
+        let mut out: Vec<Held> = Vec::new();
+        loop {
             let Some((&seq, h)) = self.by_seq.iter().next() else {
                 break;
             };
-            if !self.due(h, now, caught_up) {
+            let same_tx = out.last().is_some_and(|last| {
+                last.deleted.commit_lsn != 0 && last.deleted.commit_lsn == h.deleted.commit_lsn
+            });
+            if !same_tx && (out.len() >= limit || !self.due(h, now, caught_up)) {
                 break;
             }
             if let Some(h) = self.by_seq.remove(&seq) {
@@ -157,6 +171,26 @@ mod tests {
         let due = h.take_due(now, false, 10);
         assert_eq!(due.len(), 1);
         assert_eq!(h.len(), 0);
+    }
+
+    #[test]
+    fn the_holds_of_one_transaction_fall_due_together() {
+        let mut h = Holds::new(100, Duration::from_millis(20));
+        let tx = |commit_lsn| Deleted {
+            commit_lsn,
+            ..Deleted::default()
+        };
+        h.hold(1, "input_ports", "link".into(), tx(10));
+        std::thread::sleep(Duration::from_millis(30));
+        h.hold(1, "abstract_data_products", "x".into(), tx(10));
+        h.hold(2, "datasets", "later".into(), tx(20));
+        let now = Instant::now();
+        // Only the first is old enough, but its transaction's other hold comes with it,
+        // even past the limit; the next transaction's does not.
+        let due = h.take_due(now, true, 1);
+        let ids: Vec<&str> = due.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["link", "x"]);
+        assert_eq!(h.len(), 1);
     }
 
     #[test]

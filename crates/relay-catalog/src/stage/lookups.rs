@@ -122,7 +122,9 @@ pub(super) async fn run(
         });
     }
     let records: Vec<AuditRecord> = items.iter().map(|i| i.record.clone()).collect();
+    let started = std::time::Instant::now();
     let business = lookup_with_retry(&records, &tombstones, &conn, &cfg).await?;
+    cfg.observer.lookup(started.elapsed(), records.len());
     if business.len() != items.len() {
         return Err(query_failure(
             "enrich",

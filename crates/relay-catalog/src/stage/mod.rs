@@ -24,6 +24,7 @@
 //! has to be persisted.
 
 mod holds;
+mod links;
 mod lookups;
 mod rows;
 mod spill;
@@ -45,10 +46,11 @@ use std::time::{Duration, Instant};
 use crate::catalog::DERIVED_ACCESS_EXPIRED;
 use crate::tombstones::{id_key, Deleted};
 use crate::{
-    access_expired_record, cascade_removed_records, orphan_removed_record, resolved_tombstones,
-    AuditRecord, Catalog,
+    access_expired_record, cascade_removed_records, exploration_removed_records, is_exploration,
+    orphan_removed_record, resolved_tombstones, AuditRecord, Catalog,
 };
 use holds::Holds;
+use links::{pair_columns, Links};
 use lookups::{Batch, Item, LookupConn};
 use spill::TombstoneStore;
 
@@ -72,6 +74,8 @@ pub struct EnrichConfig {
     /// Bytes of captured rows kept in memory; further rows go to a file in `spill_dir`.
     pub tombstone_budget: usize,
     pub spill_dir: std::path::PathBuf,
+    /// Where lookup timings are reported.
+    pub observer: std::sync::Arc<dyn relay_contracts::Observer>,
 }
 
 /// The portal enrich stage: one [`EnrichSession`] per replication session.
@@ -108,6 +112,8 @@ struct Session {
     /// The spill file failed: the next flush fails (the run ends, the slot replays).
     broken: Option<String>,
     holds: Holds,
+    /// Which link each pair named, by WAL position.
+    links: Links,
     pending: Vec<Pending>,
     /// Units holding back for their pending records (in order, deduplicated).
     record_units: Vec<UnitId>,
@@ -129,6 +135,7 @@ impl Session {
                 .collect(),
             tombstones: TombstoneStore::new(cfg.tombstone_budget, cfg.spill_dir.clone()),
             broken: None,
+            links: Links::default(),
             pending: Vec::new(),
             record_units: Vec::new(),
             extra_releases: Vec::new(),
@@ -162,13 +169,46 @@ impl Session {
         rel.namespace == self.cfg.schema
     }
 
+    /// A row of a link table: remember which link its pair had at this commit.
+    fn see_link(&mut self, rel: &Relation, row: &Map<String, Value>, tx: &TxContext) {
+        let Some((table, a, b)) = pair_columns(&rel.name) else {
+            return;
+        };
+        let col = |c: &str| row.get(c).and_then(Value::as_str);
+        if let (Some(a), Some(b), Some(id)) = (col(a), col(b), col("id")) {
+            self.links.saw(table, a, b, id, tx.commit_lsn);
+        }
+    }
+
+    /// Name the link of an access or asset-link record from the WAL, as of `as_of`.
+    fn name_link(&self, record: &mut AuditRecord, as_of: u64) {
+        if record.link_id.is_some() {
+            return;
+        }
+        let Some(spec) = Catalog::portal().spec(&record.name) else {
+            return;
+        };
+        let r = crate::refs(record);
+        let pair = match spec.entity {
+            crate::Entity::Access => r.product.zip(r.port).map(|p| ("input_ports", p)),
+            crate::Entity::TechnicalAssetLink => {
+                r.asset.zip(r.port).map(|p| ("data_outputs_datasets", p))
+            }
+            _ => None,
+        };
+        if let Some((table, (a, b))) = pair {
+            record.link_id = self.links.as_of(table, &a, &b, as_of);
+        }
+    }
+
     /// Take the pending records: add the cascades of product removals, decide which held
     /// deletes they account for, copy the tombstones they can need.
     fn take_batch(&mut self) -> Result<Batch, String> {
         let pending = std::mem::take(&mut self.pending);
         let record_units = std::mem::take(&mut self.record_units);
         let mut items: Vec<(Item, u64)> = Vec::with_capacity(pending.len());
-        for p in pending {
+        for mut p in pending {
+            self.name_link(&mut p.item.record, p.as_of);
             let cascades = self.cascades_of(&p.item.record)?;
             let (unit, as_of) = (p.item.unit, p.as_of);
             items.push((p.item, as_of));
@@ -215,6 +255,24 @@ impl Session {
         })
     }
 
+    /// The rows near `parent` (its children and their access links) deleted by the same
+    /// transaction as it.
+    fn children_of(&mut self, parent: &str, deleted: Deleted) -> Result<crate::Tombstones, String> {
+        let mut same_tx = crate::Tombstones::new();
+        let near = self
+            .tombstones
+            .subset([parent.to_string()], deleted.commit_lsn, 2)?;
+        for (table, id, row) in near.iter() {
+            if near
+                .get_deleted(table, id)
+                .is_some_and(|(_, d)| d.commit_lsn == deleted.commit_lsn)
+            {
+                same_tx.insert_deleted(table, row.clone(), deleted);
+            }
+        }
+        Ok(same_tx)
+    }
+
     /// For a data product removal: the children deleted by the same transaction as the
     /// product (never rows removed earlier under their own audit rows), with the id and
     /// time of that transaction.
@@ -230,19 +288,7 @@ impl Session {
         let Some((_, deleted)) = self.tombstones.get("abstract_data_products", product)? else {
             return Ok(Vec::new());
         };
-        // The product's children (and their access links) deleted by its transaction.
-        let mut same_tx = crate::Tombstones::new();
-        let near = self
-            .tombstones
-            .subset([product.to_string()], deleted.commit_lsn, 2)?;
-        for (table, id, row) in near.iter() {
-            if near
-                .get_deleted(table, id)
-                .is_some_and(|(_, d)| d.commit_lsn == deleted.commit_lsn)
-            {
-                same_tx.insert_deleted(table, row.clone(), deleted);
-            }
-        }
+        let same_tx = self.children_of(product, deleted)?;
         Ok(
             cascade_removed_records(product, &same_tx, deleted.commit_lsn)
                 .into_iter()
@@ -283,13 +329,18 @@ impl EnrichSession for Session {
         }
     }
 
+    /// An insert of a link table names the link its pair has from now on.
     fn insert(
         &mut self,
         _unit: UnitId,
-        _tx: &TxContext,
-        _rel: &Relation,
-        _new: &TupleData,
+        tx: &TxContext,
+        rel: &Relation,
+        new: &TupleData,
     ) -> Option<Queued> {
+        if self.ours(rel) && pair_columns(&rel.name).is_some() {
+            let row = rows::json_row(rel, new);
+            self.see_link(rel, &row, tx);
+        }
         None
     }
 
@@ -302,10 +353,14 @@ impl EnrichSession for Session {
         new: &TupleData,
         old: Option<&TupleData>,
     ) -> Option<Queued> {
-        if !self.ours(rel) || rel.name != "input_ports" {
+        if !self.ours(rel) || pair_columns(&rel.name).is_none() {
             return None;
         }
         let new = rows::json_row(rel, new);
+        self.see_link(rel, &new, tx);
+        if rel.name != "input_ports" {
+            return None;
+        }
         let old = old.map(|o| rows::json_row(rel, o));
         let expired = |m: &Map<String, Value>| {
             m.get("status")
@@ -334,6 +389,7 @@ impl EnrichSession for Session {
         let Some(id) = row.get("id").and_then(Value::as_str).map(id_key) else {
             return false;
         };
+        self.see_link(rel, &row, tx);
         match self.tombstones.insert(table, row, deleted_by(tx)) {
             Ok(true) => {}
             Ok(false) => return false,
@@ -361,46 +417,93 @@ impl EnrichSession for Session {
         self.holds.has_due(now, caught_up)
     }
 
-    /// Due holds become orphan removals (and, for a data product, the removals of what
-    /// its transaction deleted with it), queued into `unit`; their held units are
-    /// released once those events are delivered (resolution at the next flush).
+    /// Due holds become orphan removals, queued into `unit`; their held units are
+    /// released once those events are delivered (resolution at the next flush). For a
+    /// data product — or an exploration, which announces only its access links — the rows
+    /// its own transaction deleted with it are accounted for by its records (cascades),
+    /// never emitted on their own.
     fn expire_due(&mut self, unit: UnitId, now: Instant, caught_up: bool) -> Option<Queued> {
         let due = self.holds.take_due(now, caught_up, self.cfg.batch.max(1));
-        if due.is_empty() {
-            return None;
-        }
         let mut newly_held = false;
         let mut queued = false;
-        for h in due {
-            // Re-hold it so the orphan record's resolution releases it with its events.
-            self.holds.hold(h.unit, h.table, h.id.clone(), h.deleted);
+        // Rows a parent processed in this chunk accounts for.
+        let mut covered: HashSet<(String, String)> = HashSet::new();
+        // Parents first: a product's (or exploration's) children are deleted before it in
+        // its transaction, so they are older holds, but its records account for them.
+        let mut due = due;
+        due.sort_by_key(|h| h.table != "abstract_data_products");
+        let mut due = due.into_iter();
+        for h in due.by_ref() {
+            if covered.contains(&(h.table.to_string(), h.id.clone())) {
+                self.holds.put_back(h);
+                continue;
+            }
             let row = match self.tombstones.get(h.table, &h.id) {
                 Ok(Some((row, _))) => row,
                 Ok(None) => {
-                    self.holds.release(h.table, &h.id);
+                    self.push_release(h.unit, unit);
                     continue;
                 }
                 Err(e) => {
                     self.broken.get_or_insert(e);
-                    continue;
+                    self.holds.put_back(h);
+                    break;
                 }
             };
-            let Some(record) = orphan_removed_record(h.table, &row, h.deleted.commit_lsn) else {
+            let mut records: Vec<AuditRecord> = Vec::new();
+            if h.table == "abstract_data_products" {
+                match self.children_of(&h.id, h.deleted) {
+                    Ok(children) => {
+                        for (t, id, _) in children.iter() {
+                            covered.insert((t.to_string(), id.to_string()));
+                        }
+                        if is_exploration(&row) {
+                            // The exploration itself is not announced.
+                            records =
+                                exploration_removed_records(&h.id, &children, h.deleted.commit_lsn);
+                        }
+                    }
+                    Err(e) => {
+                        self.broken.get_or_insert(e);
+                        self.holds.put_back(h);
+                        break;
+                    }
+                }
+            }
+            if h.table == "abstract_data_products" && is_exploration(&row) {
+                if records.is_empty() {
+                    self.push_release(h.unit, unit);
+                    if let Err(e) = self.tombstones.remove(h.table, &h.id) {
+                        self.broken.get_or_insert(e);
+                    }
+                } else {
+                    // Its tombstone names the consumer of the access removals (kind
+                    // `exploration`, owner); their resolution releases it.
+                    self.holds.put_back(h.clone());
+                }
+            } else if let Some(record) = orphan_removed_record(h.table, &row, h.deleted.commit_lsn)
+            {
+                tracing::info!(
+                    table = %h.table,
+                    id = %h.id,
+                    delete_commit = %format_lsn(h.deleted.commit_lsn),
+                    "a captured delete got no audit row within capture.delete_hold_transactions; emitting it from its last known state"
+                );
+                // Held until the record's resolution releases it with its events.
+                self.holds.put_back(h.clone());
+                records.push(record);
+            } else {
                 // Not an entity of its own (a configuration, a request): only its parent's
-                // removal names it. Stop holding it; its tombstone stays for that parent.
-                if let Some(held) = self.holds.release(h.table, &h.id) {
-                    self.push_release(held, unit);
-                }
-                continue;
-            };
-            tracing::info!(
-                table = %h.table,
-                id = %h.id,
-                delete_commit = %format_lsn(h.deleted.commit_lsn),
-                "a captured delete got no audit row within capture.delete_hold_transactions; emitting it from its last known state"
-            );
-            newly_held |= self.push(record, unit, envelope_of(h.deleted), u64::MAX);
-            queued = true;
+                // removal names it.
+                self.push_release(h.unit, unit);
+            }
+            for record in records {
+                newly_held |= self.push(record, unit, envelope_of(h.deleted), u64::MAX);
+                queued = true;
+            }
+        }
+        for rest in due {
+            self.holds.put_back(rest);
         }
         queued.then_some(Queued { newly_held })
     }

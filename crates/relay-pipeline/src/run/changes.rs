@@ -28,7 +28,7 @@ impl RunState<'_> {
                         "Begin inside an open transaction".into(),
                     ));
                 }
-                let unit = self.tracker.open();
+                let unit = self.tracker.open_at(commit_time_micros);
                 self.tx = Some((
                     TxContext {
                         xid,

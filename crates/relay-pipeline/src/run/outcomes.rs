@@ -33,11 +33,14 @@ impl RunState<'_> {
                     .events_captured
                     .fetch_add(1, Ordering::Relaxed);
                 let bytes = event.size() as u64;
+                self.p.observer.event_read(&event.kind);
                 let event = Arc::new(event);
+                let commit_time_micros = self.tracker.commit_time(unit);
                 self.tracker.add(unit, self.lanes.len() as u64, bytes);
                 for lane in &self.lanes {
                     let _ = lane.send(LaneItem {
                         unit,
+                        commit_time_micros,
                         event: Arc::clone(&event),
                     });
                 }
@@ -93,6 +96,7 @@ impl RunState<'_> {
                 reason: m.reason,
             });
         };
+        self.p.observer.dead_lettered("capture", "malformed");
         let bytes = m.raw.to_string().len() as u64;
         self.tracker.add(unit, 1, bytes);
         let record = DeadLetterRecord {
@@ -163,6 +167,7 @@ impl RunState<'_> {
                         reason,
                     });
                 };
+                self.p.observer.dead_lettered(&sink_name, &event.kind);
                 let record = dead_letter_for(&event, &sink_name, reason);
                 self.spawn_dead_letter(dlq, record, unit, event.size() as u64);
             }

@@ -1,24 +1,30 @@
-//! The run loop: connect, stream, and reconnect from the confirmed LSN after failures.
+//! The relay: every stage wired from the configuration, and the run loop (`run`) that
+//! connects, streams, and reconnects from the confirmed LSN after failures. `ops` holds
+//! what runs beside it for operators: start-up verification, the heartbeat, the slot
+//! lag poller.
+
+mod ops;
+mod run;
 
 use anyhow::Context;
 use relay_capture::portal_v2::Facts;
 use relay_capture::{Capture, CaptureConfig, Profile};
 use relay_catalog::{ConnectFailure, Connector, EnrichConfig, PortalEnrichStage};
-use relay_contracts::{Backoff, Classify, DeadLetterWriter, Sink};
-use relay_pipeline::{Exit, Metrics, Pipeline, PipelineConfig, PipelineError};
-use relay_source::{ConnectionSettings, PgSource, QueryLimits, SourceError, StreamSettings};
-use std::sync::atomic::Ordering;
+use relay_contracts::{Backoff, Classify, DeadLetterWriter, Observer, Sink};
+use relay_pipeline::{Metrics, Pipeline, PipelineConfig, PipelineError};
+use relay_source::{ConnectionSettings, QueryLimits, StreamSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{Config, ProfileName};
+use crate::telemetry::{StateCell, Telemetry};
 
 const RECONNECT_MIN: Duration = Duration::from_millis(500);
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
 
 /// Delays between reconnects of the replication session.
-fn reconnect_backoff() -> Backoff {
+pub(crate) fn reconnect_backoff() -> Backoff {
     Backoff {
         initial: RECONNECT_MIN,
         max: RECONNECT_MAX,
@@ -28,7 +34,7 @@ fn reconnect_backoff() -> Backoff {
 
 /// Delays between attempts while something only an operator can fix (a grant, a
 /// pg_hba rule, a password) stops enrichment: long, capped at minutes.
-fn operator_backoff() -> Backoff {
+pub(crate) fn operator_backoff() -> Backoff {
     Backoff {
         initial: Duration::from_secs(5),
         max: Duration::from_secs(300),
@@ -43,6 +49,12 @@ pub struct Relay {
     pipeline: Pipeline,
     /// portal-v2: the capture's facts and the schema they are seeded from.
     portal_v2: Option<(Arc<Facts>, String)>,
+    telemetry: Arc<Telemetry>,
+    state: StateCell,
+    sinks: Vec<Arc<dyn Sink>>,
+    /// What must hold before streaming (slot, publications, table).
+    verify: relay_check::Target,
+    heartbeat: Option<Duration>,
 }
 
 /// Connection settings from the `[source]` section (password from file/env applied).
@@ -120,7 +132,7 @@ impl Relay {
             .then(|| (Arc::clone(capture.facts()), cfg.capture.schema_table().0));
         let mut pipeline = Pipeline::new(
             capture,
-            sinks,
+            sinks.clone(),
             dead_letter,
             PipelineConfig {
                 max_inflight_events: p.max_inflight_events,
@@ -130,6 +142,8 @@ impl Relay {
                 max_enrich_batches: cfg.capture.enrich_in_flight,
             },
         );
+        let telemetry = Arc::new(Telemetry::new(pipeline.metrics()));
+        pipeline = pipeline.with_observer(Arc::clone(&telemetry) as Arc<dyn Observer>);
         if enrichment_enabled(cfg) {
             let lookup = match &cfg.source.lookup_url {
                 Some(url) => ConnectionSettings::from_url(url).context("source.lookup_url")?,
@@ -167,6 +181,7 @@ impl Relay {
                     .spill_dir
                     .clone()
                     .unwrap_or_else(std::env::temp_dir),
+                observer: Arc::clone(&telemetry) as Arc<dyn Observer>,
             })));
         }
         Ok(Self {
@@ -174,133 +189,38 @@ impl Relay {
             stream,
             pipeline,
             portal_v2,
+            telemetry,
+            state: StateCell::default(),
+            sinks,
+            verify: crate::check::target(cfg),
+            heartbeat: cfg.source.heartbeat,
         })
+    }
+
+    /// The metrics every stage reports into.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        Arc::clone(&self.telemetry)
+    }
+
+    /// The relay's state (streaming, standby, …).
+    pub fn state(&self) -> StateCell {
+        self.state.clone()
+    }
+
+    /// Serve `/metrics` and `/health/*` on `listen`; returns the bound address.
+    pub async fn serve_metrics(&self, listen: &str) -> anyhow::Result<std::net::SocketAddr> {
+        crate::telemetry::serve(listen, self.telemetry(), self.state(), self.sinks.clone())
+            .await
+            .with_context(|| format!("[metrics] listen = {listen:?}: cannot listen there"))
     }
 
     pub fn metrics(&self) -> Arc<Metrics> {
         self.pipeline.metrics()
     }
-
-    /// Run until `shutdown` becomes true (graceful: in-flight events drain and their
-    /// position is confirmed) or a non-retryable error.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        if let Some((facts, schema)) = &self.portal_v2 {
-            let from = crate::portal_v2::Sources {
-                schema,
-                slot: &self.stream.slot,
-                publications: &self.stream.publications,
-            };
-            let seed = crate::portal_v2::seed(&self.conn, facts, &from, reconnect_backoff());
-            tokio::select! {
-                r = seed => { r?; }
-                _ = shutdown.wait_for(|s| *s) => return Ok(()),
-            }
-        }
-        let mut reconnect = reconnect_backoff().retry();
-        let mut operator = operator_backoff().retry();
-        let mut waiting_for_slot = false;
-        loop {
-            if *shutdown.borrow() {
-                return Ok(());
-            }
-            let connected = tokio::select! {
-                r = PgSource::connect(&self.conn, &self.stream) => r,
-                _ = shutdown.wait_for(|s| *s) => return Ok(()),
-            };
-            let mut source = match connected {
-                Ok(source) => source,
-                Err(e @ SourceError::SlotInUse { .. }) => {
-                    if !waiting_for_slot {
-                        tracing::warn!(error = %e, "waiting for the slot to become free; retrying every few seconds");
-                        waiting_for_slot = true;
-                    } else {
-                        tracing::debug!(error = %e, "slot still in use");
-                    }
-                    sleep_or_shutdown(Duration::from_secs(2), &mut shutdown).await;
-                    continue;
-                }
-                Err(e) if e.is_retryable() => {
-                    let delay = reconnect.next_delay();
-                    tracing::warn!(error = %e, retry_in = ?delay, "cannot start replication; retrying");
-                    sleep_or_shutdown(delay, &mut shutdown).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!(
-                            "replication on {} slot \"{}\"",
-                            self.conn.display(),
-                            self.stream.slot
-                        )
-                    })
-                }
-            };
-            waiting_for_slot = false;
-            tracing::info!(
-                database = %self.conn.display(),
-                slot = %self.stream.slot,
-                publications = ?self.stream.publications,
-                "streaming"
-            );
-            let mut stop = shutdown.clone();
-            let confirmed_before = self.metrics().confirmed_lsn.load(Ordering::Relaxed);
-            let result = self
-                .pipeline
-                .run(&mut source, async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-            // Delays start over only after the run made progress, never merely because
-            // a connection opened: a failure right after each connect backs off.
-            if self.metrics().confirmed_lsn.load(Ordering::Relaxed) > confirmed_before {
-                reconnect.reset();
-                operator.reset();
-            }
-            match result {
-                Ok(Exit::Shutdown) => {
-                    // Give the client one status interval to report the final position.
-                    tokio::time::sleep(self.stream.status_interval + Duration::from_millis(200))
-                        .await;
-                    source.close(Duration::from_secs(5)).await;
-                    tracing::info!(
-                        confirmed_lsn = %relay_contracts::format_lsn(self.metrics().confirmed_lsn.load(Ordering::Relaxed)),
-                        "stopped"
-                    );
-                    return Ok(());
-                }
-                Ok(Exit::SourceEnded) => {
-                    let delay = reconnect.next_delay();
-                    tracing::warn!(retry_in = ?delay, "replication stream ended; reconnecting");
-                    sleep_or_shutdown(delay, &mut shutdown).await;
-                }
-                Err(e) if e.is_retryable() => {
-                    let delay = reconnect.next_delay();
-                    tracing::warn!(error = %e, retry_in = ?delay, "replication interrupted; reconnecting and replaying from the confirmed position");
-                    sleep_or_shutdown(delay, &mut shutdown).await;
-                }
-                Err(PipelineError::Enrich(e)) => {
-                    // A grant, a table or a pg_hba rule is missing: nothing is lost (the
-                    // slot stays before the transactions that need it), and the relay
-                    // retries slowly so the fix takes effect without a restart.
-                    source.close(Duration::from_secs(5)).await;
-                    let delay = operator.next_delay();
-                    tracing::error!(error = %e, retry_in = ?delay, "enrichment cannot go on until this is fixed; the slot stays before the affected events");
-                    sleep_or_shutdown(delay, &mut shutdown).await;
-                }
-                Err(e) => {
-                    // Let the client report what was confirmed before the failure.
-                    tokio::time::sleep(self.stream.status_interval + Duration::from_millis(200))
-                        .await;
-                    source.close(Duration::from_secs(5)).await;
-                    return Err(fatal(e));
-                }
-            }
-        }
-    }
 }
 
 /// An error and its sources on one line (`a: b: c`).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(inner) = cur {
@@ -311,11 +231,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn fatal(e: PipelineError) -> anyhow::Error {
+pub(crate) fn fatal(e: PipelineError) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
-async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
         _ = shutdown.wait_for(|s| *s) => {}
