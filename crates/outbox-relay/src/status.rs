@@ -179,7 +179,8 @@ async fn publication_status(
             "tables": tables,
         }));
     }
-    let needs_table = cfg.capture.profile != crate::config::ProfileName::LogicalMessage;
+    // The same rule as `check`: logical messages and portal-v2 read no audit table.
+    let needs_table = crate::relay::check_target(cfg).table.is_some();
     if needs_table && !covered && !rows.is_empty() {
         problems.push(format!(
             "no publication publishes inserts of {captured}: ALTER PUBLICATION \"{}\" ADD TABLE {captured};",

@@ -92,6 +92,41 @@ pub fn enrichment_enabled(cfg: &Config) -> bool {
     cfg.capture.enrich && cfg.capture.profile == ProfileName::Portal
 }
 
+/// What the configuration asks the database to provide (`check`, and the start-up
+/// verification).
+pub fn check_target(cfg: &Config) -> relay_check::Target {
+    // portal-v2 reads no audit table: its tables are checked as a set (`portal_v2`).
+    let reads_a_table = !matches!(
+        cfg.capture.profile,
+        ProfileName::LogicalMessage | ProfileName::PortalV2
+    );
+    let table = reads_a_table.then(|| cfg.capture.schema_table());
+    relay_check::Target {
+        slot: cfg.source.slot.clone(),
+        publications: cfg.source.publication.to_vec(),
+        table,
+        plugin: "pgoutput".into(),
+        enrichment: enrichment_enabled(cfg).then(|| {
+            let catalog = relay_catalog::Catalog::portal();
+            relay_check::EnrichmentTarget {
+                schema: cfg.capture.schema_table().0,
+                replica_identity_full: catalog
+                    .tables_to_capture_deletes()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+                readable: catalog
+                    .tables_read()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+            }
+        }),
+        portal_v2: (cfg.capture.profile == ProfileName::PortalV2)
+            .then(|| crate::portal_v2::check_target(&cfg.capture.schema_table().0)),
+    }
+}
+
 /// Open every configured sink (brokers are connected and their streams verified).
 pub async fn build_sinks(cfg: &Config) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
     relay_sinks::install_crypto_provider();
@@ -192,7 +227,7 @@ impl Relay {
             telemetry,
             state: StateCell::default(),
             sinks,
-            verify: crate::check::target(cfg),
+            verify: check_target(cfg),
             heartbeat: cfg.source.heartbeat,
         })
     }
