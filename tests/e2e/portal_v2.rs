@@ -451,7 +451,9 @@ async fn portal_v2_announces_every_object_in_commit_order_and_exactly_once_acros
 #[tokio::test(flavor = "multi_thread")]
 async fn check_knows_what_the_portal_v2_profile_needs() {
     let db = portal_db().await;
-    let cfg = relay_config(&db, "http://127.0.0.1:9/unused");
+    // `check` also probes every sink: a receiver that answers, so only the database decides.
+    let receiver = Receiver::start(Arc::new(|_, _: &Recorded| Reply::ok())).await;
+    let cfg = relay_config(&db, &receiver.url("/unused"));
     let (code, out, _) = run_to_end(&["check", "--config", cfg.to_str().unwrap()]);
     assert_ne!(code, 0, "{out}");
     for check in [
@@ -485,4 +487,6 @@ async fn check_knows_what_the_portal_v2_profile_needs() {
     ] {
         assert!(out.contains(&format!("ok   {check}")), "{check}: {out}");
     }
+    assert!(out.contains("ok   sink: sink `portal-v2`"), "{out}");
+    assert!(receiver.requests().is_empty(), "a probe sends no event");
 }
