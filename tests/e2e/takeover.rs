@@ -35,7 +35,7 @@ async fn a_standby_relay_waits_then_takes_over() {
     wait_until(
         Duration::from_secs(30),
         "relay B says it waits for the slot",
-        || async { b.log_text().contains("waiting for the slot") },
+        || async { b.log_text().contains("state: standby") },
     )
     .await;
     db.insert_events(10, 3, 0).await;
