@@ -1,7 +1,8 @@
 //! Issue 3: NATS JetStream delivery against a real nats-server, end to end through the
 //! `outbox-relay` binary.
 
-use outbox_relay_tests::nats::{NatsServer, StallProxy};
+use outbox_relay_tests::nats::NatsServer;
+use outbox_relay_tests::proxy::FaultProxy;
 use outbox_relay_tests::*;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
@@ -250,7 +251,7 @@ async fn a_missing_stream_is_one_clear_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_consumer_sees_each_aggregate_in_commit_order_despite_publish_timeouts() {
     let nats = NatsServer::start();
-    let proxy = StallProxy::start(nats.port).await;
+    let proxy = FaultProxy::start(nats.port).await;
     let db = TestDb::start(Setup::default()).await;
     db.create_witness_slot().await;
     let cfg = db.config("relay", &nats_sink(&proxy.url(), "ack_timeout = \"500ms\""));

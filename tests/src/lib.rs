@@ -7,6 +7,7 @@
 
 pub mod events_diff;
 pub mod nats;
+pub mod proxy;
 pub mod real_portal;
 
 use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
@@ -222,8 +223,13 @@ impl TestDb {
     /// Transactions in commit order with their `end_lsn` and the ids of the rows they
     /// inserted into `table` (from the witness slot).
     pub async fn witness_transactions(&self, table: &str) -> Vec<Txn> {
-        let rows = self
-            .admin
+        Self::witness_transactions_on(&self.admin, table).await
+    }
+
+    /// [`TestDb::witness_transactions`] through any client (e.g. a fresh one after the
+    /// server was restarted).
+    pub async fn witness_transactions_on(client: &Client, table: &str) -> Vec<Txn> {
+        let rows = client
             .query(
                 "SELECT lsn::text, data FROM pg_logical_slot_peek_changes('witness', NULL, NULL)",
                 &[],
@@ -361,6 +367,17 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
                 .unwrap_or_else(|e| panic!("bad line in {}: {e}", path.display()))
         })
         .collect()
+}
+
+/// [`read_jsonl`] of a file that must exist: for "nothing was delivered" checks, which
+/// would pass vacuously if the sink never created its file.
+pub fn read_jsonl_required(path: &Path) -> Vec<serde_json::Value> {
+    assert!(
+        path.is_file(),
+        "{} does not exist: the sink never opened it, so \"nothing delivered\" proves nothing",
+        path.display()
+    );
+    read_jsonl(path)
 }
 
 /// The `id` field of each line.

@@ -121,10 +121,7 @@ impl Holds {
     /// it, a moment earlier, yet its removal accounts for them).
     pub(super) fn take_due(&mut self, now: Instant, caught_up: bool, limit: usize) -> Vec<Held> {
         let mut out: Vec<Held> = Vec::new();
-        loop {
-            let Some((&seq, h)) = self.by_seq.iter().next() else {
-                break;
-            };
+        while let Some((&seq, h)) = self.by_seq.iter().next() {
             let same_tx = out.last().is_some_and(|last| {
                 last.deleted.commit_lsn != 0 && last.deleted.commit_lsn == h.deleted.commit_lsn
             });
