@@ -105,7 +105,10 @@ impl FaultProxy {
     /// (to the client) with probability `p`; 0 turns dropping off. Only for
     /// [`FaultProxy::start_nats`].
     pub fn drop_messages(&self, p: f64) {
-        assert!(self.shared.nats, "dropping messages needs a NATS-aware proxy");
+        assert!(
+            self.shared.nats,
+            "dropping messages needs a NATS-aware proxy"
+        );
         let ppm = (p.clamp(0.0, 1.0) * 1e6) as u32;
         self.shared.drop_ppm.store(ppm, Ordering::SeqCst);
     }
@@ -148,8 +151,7 @@ impl Drop for FaultProxy {
 
 async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     while let Ok((inbound, _)) = listener.accept().await {
-        let Ok(outbound) =
-            tokio::net::TcpStream::connect(("127.0.0.1", shared.target_port)).await
+        let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", shared.target_port)).await
         else {
             // Target down (a restart in progress): the client sees its connection close.
             let _ = inbound.set_zero_linger();
