@@ -9,6 +9,7 @@ mod failing_sink;
 mod idle;
 mod malformed;
 mod nats;
+mod operate;
 mod ordering;
 mod portal_truth;
 mod profiles;
