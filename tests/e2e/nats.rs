@@ -1,7 +1,7 @@
 //! Issue 3: NATS JetStream delivery against a real nats-server, end to end through the
 //! `outbox-relay` binary.
 
-use outbox_relay_tests::nats::NatsServer;
+use outbox_relay_tests::nats::{read_stream_with_python, NatsServer};
 use outbox_relay_tests::proxy::FaultProxy;
 use outbox_relay_tests::*;
 use rand::{Rng, SeedableRng};
@@ -12,51 +12,6 @@ fn nats_sink(url: &str, extra: &str) -> String {
     format!(
         "[[sinks]]\nname = \"broker\"\ntype = \"nats\"\nurl = \"{url}\"\ncreate_stream = true\n{extra}\n"
     )
-}
-
-/// Python venv with nats-py and the CloudEvents SDK (tests/consumer/install.sh).
-fn consumer_python() -> String {
-    let out = std::process::Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/consumer/install.sh"))
-        .output()
-        .expect("tests/consumer/install.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Read the whole stream with the Python consumer (nats-py + CloudEvents SDK).
-fn read_stream_with_python(server: &NatsServer, expect: usize) -> serde_json::Value {
-    let out = std::process::Command::new(consumer_python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/consumer/check_stream.py"
-        ))
-        .args([
-            "--url",
-            &server.url(),
-            "--stream",
-            "PORTAL_EVENTS",
-            "--subject-filter",
-            "portal.events.>",
-        ])
-        .args(["--expect", &expect.to_string()])
-        .output()
-        .expect("run check_stream.py");
-    assert!(
-        out.status.success(),
-        "check_stream.py failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("check_stream.py prints JSON")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -155,3 +155,48 @@ impl Drop for NatsServer {
 /// The proxy the NATS ordering test started with; it now also drops and cuts
 /// ([`crate::proxy::FaultProxy`]).
 pub type StallProxy = crate::proxy::FaultProxy;
+
+/// Python venv with nats-py and the CloudEvents SDK (tests/consumer/install.sh).
+pub fn consumer_python() -> String {
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/consumer/install.sh"))
+        .output()
+        .expect("tests/consumer/install.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Read the whole stream with the Python consumer (nats-py + CloudEvents SDK).
+pub fn read_stream_with_python(server: &NatsServer, expect: usize) -> serde_json::Value {
+    let out = std::process::Command::new(consumer_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/consumer/check_stream.py"
+        ))
+        .args([
+            "--url",
+            &server.url(),
+            "--stream",
+            "PORTAL_EVENTS",
+            "--subject-filter",
+            "portal.events.>",
+        ])
+        .args(["--expect", &expect.to_string()])
+        .output()
+        .expect("run check_stream.py");
+    assert!(
+        out.status.success(),
+        "check_stream.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("check_stream.py prints JSON")
+}
