@@ -272,3 +272,40 @@ async fn an_invalidated_slot_stops_the_relay_and_says_what_was_lost() {
         .get(0);
     assert_eq!(still_lost.as_deref(), Some("lost"));
 }
+
+/// PostgreSQL 17: `check` recognises a failover slot (sql/04_slot.sql, high availability).
+#[tokio::test(flavor = "multi_thread")]
+async fn check_recognises_a_postgres_17_failover_slot() {
+    let db = TestDb::start(Setup {
+        bin: pg17(),
+        ..Setup::default()
+    })
+    .await;
+    let cfg = file_cfg(&db);
+    let check = || {
+        let (code, stdout, stderr) = run_to_end(&["check", "--config", cfg.to_str().unwrap()]);
+        let line = stdout
+            .lines()
+            .chain(stderr.lines())
+            .filter(|l| l.contains("slot_failover"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        (code, line, format!("{stdout}{stderr}"))
+    };
+    let (code, line, all) = check();
+    assert_eq!(code, 0, "{all}");
+    assert!(line.contains("is not a failover slot"), "{all}");
+    db.admin
+        .batch_execute(
+            "SELECT pg_drop_replication_slot('outbox_relay');
+             SELECT pg_create_logical_replication_slot('outbox_relay', 'pgoutput', false, false, true);",
+        )
+        .await
+        .unwrap();
+    let (code, line, all) = check();
+    assert_eq!(code, 0, "{all}");
+    assert!(
+        line.contains("is a failover slot") && line.contains("synchronized_standby_slots is empty"),
+        "{all}"
+    );
+}
