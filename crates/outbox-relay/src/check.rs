@@ -1,37 +1,9 @@
 //! `outbox-relay check`: the preflight an operator runs before `run`.
 
-use relay_check::{EnrichmentTarget, Finding, Target};
+use relay_check::Finding;
 
-use crate::config::{Config, ProfileName};
-use crate::relay::connection_settings;
-
-/// What the configuration asks the database to provide.
-pub fn target(cfg: &Config) -> Target {
-    let table =
-        (cfg.capture.profile != ProfileName::LogicalMessage).then(|| cfg.capture.schema_table());
-    Target {
-        slot: cfg.source.slot.clone(),
-        publications: cfg.source.publication.to_vec(),
-        table,
-        plugin: "pgoutput".into(),
-        enrichment: crate::relay::enrichment_enabled(cfg).then(|| {
-            let catalog = relay_catalog::Catalog::portal();
-            EnrichmentTarget {
-                schema: cfg.capture.schema_table().0,
-                replica_identity_full: catalog
-                    .tables_to_capture_deletes()
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect(),
-                readable: catalog
-                    .tables_read()
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect(),
-            }
-        }),
-    }
-}
+use crate::config::Config;
+use crate::relay::{check_target, connection_settings};
 
 /// Each configured sink built and probed (nothing is sent): one finding per sink.
 pub async fn sink_findings(cfg: &Config) -> Vec<Finding> {
@@ -67,7 +39,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
     let conn = connection_settings(cfg)?;
     relay_sinks::install_crypto_provider();
     let mut findings = match conn.connect_query().await {
-        Ok(client) => relay_check::run(&client, &target(cfg)).await?,
+        Ok(client) => relay_check::run(&client, &check_target(cfg)).await?,
         Err(e) => vec![Finding {
             check: "connect",
             ok: false,

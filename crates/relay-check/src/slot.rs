@@ -191,25 +191,6 @@ pub(crate) async fn check_slot(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fix_sql_quotes_names() {
-        let target = Target {
-            slot: "it's".into(),
-            plugin: "pgoutput".into(),
-            ..Target::default()
-        };
-        assert_eq!(
-            recreate_slot_sql(&target),
-            "SELECT pg_drop_replication_slot('it''s'); \
-             SELECT pg_create_logical_replication_slot('it''s', 'pgoutput');"
-        );
-    }
-}
-
 /// PostgreSQL 17 failover slots: a slot created with `failover => true` is copied to
 /// physical standbys that run `sync_replication_slots = on`, so the relay continues
 /// after a failover; `synchronized_standby_slots` on the primary keeps the relay from
@@ -248,4 +229,23 @@ async fn check_failover(
     };
     findings.push(Finding::pass(checks::SLOT_FAILOVER, message));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fix_sql_quotes_names() {
+        let target = Target {
+            slot: "it's".into(),
+            plugin: "pgoutput".into(),
+            ..Target::default()
+        };
+        assert_eq!(
+            recreate_slot_sql(&target),
+            "SELECT pg_drop_replication_slot('it''s'); \
+             SELECT pg_create_logical_replication_slot('it''s', 'pgoutput');"
+        );
+    }
 }

@@ -83,6 +83,34 @@ pub fn capture_config(cfg: &Config) -> CaptureConfig {
     }
 }
 
+/// What the configuration asks the database to provide.
+pub fn check_target(cfg: &Config) -> relay_check::Target {
+    let table =
+        (cfg.capture.profile != ProfileName::LogicalMessage).then(|| cfg.capture.schema_table());
+    relay_check::Target {
+        slot: cfg.source.slot.clone(),
+        publications: cfg.source.publication.to_vec(),
+        table,
+        plugin: "pgoutput".into(),
+        enrichment: enrichment_enabled(cfg).then(|| {
+            let catalog = relay_catalog::Catalog::portal();
+            relay_check::EnrichmentTarget {
+                schema: cfg.capture.schema_table().0,
+                replica_identity_full: catalog
+                    .tables_to_capture_deletes()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+                readable: catalog
+                    .tables_read()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+            }
+        }),
+    }
+}
+
 /// Enrichment runs for the portal profile unless `capture.enrich = false`.
 pub fn enrichment_enabled(cfg: &Config) -> bool {
     cfg.capture.enrich && cfg.capture.profile == ProfileName::Portal
@@ -184,7 +212,7 @@ impl Relay {
             telemetry,
             state: StateCell::default(),
             sinks,
-            verify: crate::check::target(cfg),
+            verify: check_target(cfg),
             heartbeat: cfg.source.heartbeat,
         })
     }
