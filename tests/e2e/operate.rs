@@ -309,3 +309,58 @@ async fn check_recognises_a_postgres_17_failover_slot() {
         "{all}"
     );
 }
+
+/// The opt-in heartbeat: a logical message every `source.heartbeat`, written by the
+/// relay's own role, so a slot on a quiet database has WAL of its own to confirm.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_heartbeat_writes_a_logical_message_and_the_slot_confirms_past_it() {
+    let db = TestDb::start(Setup::default()).await;
+    db.create_witness_slot().await;
+    let cfg = db.config(
+        "relay",
+        &format!(
+            "[[sinks]]\nname = \"file\"\ntype = \"file\"\npath = \"{}\"\n",
+            db.path("events.jsonl").display()
+        ),
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[source]\n", "[source]\nheartbeat = \"1s\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    let relay = RelayProcess::run(&cfg, &db.path("relay.log"));
+    let beats = || async {
+        db.admin
+            .query(
+                "SELECT lsn::text FROM pg_logical_slot_peek_changes('witness', NULL, NULL)
+                  WHERE data LIKE 'message:%prefix: outbox-relay.heartbeat%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| parse_lsn(r.get::<_, &str>(0)))
+            .collect::<Vec<u64>>()
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "two heartbeats in the WAL",
+        || async { beats().await.len() >= 2 },
+    )
+    .await;
+    let first = beats().await[0];
+    wait_until(
+        Duration::from_secs(30),
+        "the slot confirmed past a heartbeat",
+        || async { db.confirmed_flush_lsn().await > first },
+    )
+    .await;
+    assert!(
+        !relay.log_text().contains("heartbeat failed"),
+        "{}",
+        relay.log_text()
+    );
+    assert!(
+        read_jsonl_required(&db.path("events.jsonl")).is_empty(),
+        "a heartbeat is no event"
+    );
+}
