@@ -124,14 +124,17 @@ pg17_installed_version() {
     sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$PG17_PKG_DIR/package.json" | head -n1
 }
 
-# Start a throwaway PG17 cluster as `postgres` and create a pgoutput slot in it.
+# Start a throwaway PG17 cluster as `postgres` and create a pgoutput slot in it. Every
+# command runs from /, a directory `postgres` can enter (a clone in root's home, mode
+# 700, makes psql warn on stderr otherwise); whatever fails prints what it said.
 pg17_verify() {
-    local tmp port out
+    local tmp port out here=$PWD
     tmp=$(mktemp -d /tmp/outbox-pg17-verify.XXXXXX)
     chown postgres: "$tmp"
     port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cd /
     # shellcheck disable=SC2064
-    trap "trap - RETURN; runuser -u postgres -- '$PG17_BIN/pg_ctl' -D '$tmp/data' -m immediate stop >/dev/null 2>&1 || true; rm -rf '$tmp'" RETURN
+    trap "trap - RETURN; runuser -u postgres -- '$PG17_BIN/pg_ctl' -D '$tmp/data' -m immediate stop >/dev/null 2>&1 || true; rm -rf '$tmp'; cd '$here'" RETURN
     runuser -u postgres -- "$PG17_BIN/initdb" -D "$tmp/data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
         >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log" >&2; return 1; }
     runuser -u postgres -- "$PG17_BIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 30 \
@@ -141,11 +144,13 @@ pg17_verify() {
         -v ON_ERROR_STOP=1 \
         -c "SELECT slot_name FROM pg_create_logical_replication_slot('s','pgoutput')" \
         -c "SELECT pg_drop_replication_slot('s')" \
-        -c "SHOW server_version" 2>&1) || { echo "$out" >&2; return 1; }
+        -c "SHOW server_version" 2>"$tmp/psql.err") || { echo "$out" >&2; cat "$tmp/psql.err" >&2; return 1; }
     runuser -u postgres -- "$PG17_BIN/pg_ctl" -D "$tmp/data" -m fast -w stop >/dev/null 2>&1
     # out: "s", "", "<version>"
     PG17_VERIFIED_VERSION=$(tail -n1 <<<"$out")
-    [[ $(head -n1 <<<"$out") == s ]]
+    [[ $(head -n1 <<<"$out") == s ]] || {
+        echo "unexpected psql output:" >&2; echo "$out" >&2; cat "$tmp/psql.err" >&2; return 1
+    }
 }
 
 step_pg17() {

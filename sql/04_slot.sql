@@ -37,6 +37,25 @@
 --   wal_status = 'lost' (PG 13-16) or invalidation_reason IS NOT NULL (PG 17+)
 --   means the slot is invalidated: it can never be read again.
 --
+-- HIGH AVAILABILITY (PostgreSQL 17+: failover slots)
+--   A slot lives on one server. Before PostgreSQL 17 a promoted standby has no
+--   copy of it: after a failover, recreate it there and replay the gap from the
+--   audit table (see DROPPING / RECREATING). From 17 on, create the slot as a
+--   failover slot instead of the statement at the end of this file:
+--     SELECT pg_create_logical_replication_slot('outbox_relay', 'pgoutput',
+--                                               false, false, true);  -- failover
+--   (or, for an existing slot, with the relay stopped:
+--     ALTER_REPLICATION_SLOT outbox_relay (FAILOVER true) over a replication
+--     connection). Then, on each physical standby: sync_replication_slots = on,
+--   hot_standby_feedback = on, primary_slot_name set, and a dbname in
+--   primary_conninfo; on the primary: synchronized_standby_slots = '<the
+--   standbys' physical slot names>', so the relay is never sent a change those
+--   standbys have not received (otherwise the relay can deliver events of
+--   transactions the promoted standby never got, and the standby's copy of the
+--   slot can be behind what the relay confirmed). After a failover, point the
+--   relay at the new primary. `outbox-relay check` reports whether the slot is a failover slot
+--   and what synchronized_standby_slots says.
+--
 -- DROPPING / RECREATING
 --   Stop the relay first (an active slot cannot be dropped), then:
 --     SELECT pg_drop_replication_slot('outbox_relay');

@@ -1,6 +1,8 @@
 //! Issue 2, proof 2: SIGKILL at random moments while 20,000 events stream. After every
-//! kill the slot's confirmed position is at or before the first transaction with an
-//! event missing from the sink; in the end every event is there.
+//! kill the slot's confirmed position is before the end of the first transaction with an
+//! event missing from the sink (PostgreSQL reads a confirmed position equal to a
+//! transaction's `end_lsn` as "that transaction is done" and never sends it again); in
+//! the end every event is there.
 
 use outbox_relay_tests::*;
 use rand::{Rng, SeedableRng};
@@ -108,7 +110,7 @@ async fn sigkill_at_random_moments_loses_nothing() {
     for (i, s) in snapshots.iter().enumerate() {
         if let Some(first_missing) = first_incomplete(&witness, &s.present) {
             assert!(
-                s.confirmed <= first_missing.end_lsn,
+                s.confirmed < first_missing.end_lsn,
                 "kill {i} (seed {seed}): slot confirmed {} but transaction ending at {} had an event missing from the sink",
                 relay_contracts::format_lsn(s.confirmed),
                 relay_contracts::format_lsn(first_missing.end_lsn)

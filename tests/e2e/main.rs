@@ -1,6 +1,7 @@
 //! End-to-end tests of the relay's spine against real PostgreSQL clusters (one per test).
 //! Run through `scripts/test.sh`, which installs and points at every service needed.
 
+mod chaos;
 mod check;
 mod crash;
 mod enrich_stage;
@@ -9,6 +10,7 @@ mod failing_sink;
 mod idle;
 mod malformed;
 mod nats;
+mod operate;
 mod ordering;
 mod portal_truth;
 mod portal_v2;

@@ -7,6 +7,7 @@
 
 pub mod events_diff;
 pub mod nats;
+pub mod proxy;
 pub mod real_portal;
 pub mod webhook;
 
@@ -223,8 +224,13 @@ impl TestDb {
     /// Transactions in commit order with their `end_lsn` and the ids of the rows they
     /// inserted into `table` (from the witness slot).
     pub async fn witness_transactions(&self, table: &str) -> Vec<Txn> {
-        let rows = self
-            .admin
+        Self::witness_transactions_on(&self.admin, table).await
+    }
+
+    /// [`TestDb::witness_transactions`] through any client (e.g. a fresh one after the
+    /// server was restarted).
+    pub async fn witness_transactions_on(client: &Client, table: &str) -> Vec<Txn> {
+        let rows = client
             .query(
                 "SELECT lsn::text, data FROM pg_logical_slot_peek_changes('witness', NULL, NULL)",
                 &[],
@@ -362,6 +368,17 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
                 .unwrap_or_else(|e| panic!("bad line in {}: {e}", path.display()))
         })
         .collect()
+}
+
+/// [`read_jsonl`] of a file that must exist: for "nothing was delivered" checks, which
+/// would pass vacuously if the sink never created its file.
+pub fn read_jsonl_required(path: &Path) -> Vec<serde_json::Value> {
+    assert!(
+        path.is_file(),
+        "{} does not exist: the sink never opened it, so \"nothing delivered\" proves nothing",
+        path.display()
+    );
+    read_jsonl(path)
 }
 
 /// The `id` field of each line.
@@ -516,4 +533,45 @@ pub fn run_to_end(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A plain HTTP/1.1 GET on loopback (the relay's metrics listener): status and body,
+/// `None` when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// The sum of a metric's samples in a Prometheus text exposition whose labels contain
+/// every `key="value"` of `labels`; `None` when no sample matches.
+pub fn metric(exposition: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    let mut sum = None;
+    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = match line.rsplit_once(' ') {
+            Some(p) => p,
+            None => continue,
+        };
+        let (metric_name, label_text) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest),
+            None => (series, ""),
+        };
+        if metric_name != name || !labels.iter().all(|l| label_text.contains(l)) {
+            continue;
+        }
+        if let Ok(v) = value.parse::<f64>() {
+            *sum.get_or_insert(0.0) += v;
+        }
+    }
+    sum
 }

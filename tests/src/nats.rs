@@ -1,12 +1,12 @@
-//! A real `nats-server` with JetStream per test, on free loopback ports; and a TCP proxy
-//! that can stall traffic to inject publish timeouts.
+//! A real `nats-server` with JetStream per test, on free loopback ports. The proxy that
+//! injects publish timeouts, lost publishes, lost acks and cut connections is
+//! [`crate::proxy::FaultProxy`].
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -152,65 +152,51 @@ impl Drop for NatsServer {
     }
 }
 
-/// A TCP proxy on a free loopback port; `stall()` holds every byte in both directions
-/// until `resume()`, so requests time out without the connection dropping.
-pub struct StallProxy {
-    pub port: u16,
-    stalled: Arc<AtomicBool>,
+/// The proxy the NATS ordering test started with; it now also drops and cuts
+/// ([`crate::proxy::FaultProxy`]).
+pub type StallProxy = crate::proxy::FaultProxy;
+
+/// Python venv with nats-py and the CloudEvents SDK (tests/consumer/install.sh).
+pub fn consumer_python() -> String {
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/consumer/install.sh"))
+        .output()
+        .expect("tests/consumer/install.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
 }
 
-impl StallProxy {
-    pub async fn start(target_port: u16) -> StallProxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stalled = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stalled);
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
-                else {
-                    continue;
-                };
-                let (ri, wi) = inbound.into_split();
-                let (ro, wo) = outbound.into_split();
-                tokio::spawn(pump(ri, wo, Arc::clone(&flag)));
-                tokio::spawn(pump(ro, wi, Arc::clone(&flag)));
-            }
-        });
-        StallProxy { port, stalled }
-    }
-
-    pub fn stall(&self) {
-        self.stalled.store(true, Ordering::SeqCst);
-    }
-
-    pub fn resume(&self) {
-        self.stalled.store(false, Ordering::SeqCst);
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    stalled: Arc<AtomicBool>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        while stalled.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown().await;
+/// Read the whole stream with the Python consumer (nats-py + CloudEvents SDK).
+pub fn read_stream_with_python(server: &NatsServer, expect: usize) -> serde_json::Value {
+    let out = std::process::Command::new(consumer_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/consumer/check_stream.py"
+        ))
+        .args([
+            "--url",
+            &server.url(),
+            "--stream",
+            "PORTAL_EVENTS",
+            "--subject-filter",
+            "portal.events.>",
+        ])
+        .args(["--expect", &expect.to_string()])
+        .output()
+        .expect("run check_stream.py");
+    assert!(
+        out.status.success(),
+        "check_stream.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("check_stream.py prints JSON")
 }

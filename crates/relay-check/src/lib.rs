@@ -71,6 +71,8 @@ pub mod checks {
     pub const SLOT_VALID: &str = "slot_valid";
     /// No other consumer is streaming from the slot.
     pub const SLOT_ACTIVE: &str = "slot_active";
+    /// PostgreSQL 17+: whether the slot is a failover slot (informational).
+    pub const SLOT_FAILOVER: &str = "slot_failover";
     /// A configured publication exists (one finding per publication).
     pub const PUBLICATION: &str = "publication";
     /// One of the publications covers the table and publishes inserts.

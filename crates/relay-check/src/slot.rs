@@ -157,6 +157,10 @@ pub(crate) async fn check_slot(
         )),
     }
 
+    if server.version_num >= 170000 {
+        check_failover(client, target, findings).await?;
+    }
+
     if active {
         let (pid, fix) = match active_pid {
             Some(pid) => (
@@ -184,6 +188,46 @@ pub(crate) async fn check_slot(
             format!("replication slot {slot_q} is not in use"),
         ));
     }
+    Ok(())
+}
+
+/// PostgreSQL 17 failover slots: a slot created with `failover => true` is copied to
+/// physical standbys that run `sync_replication_slots = on`, so the relay continues
+/// after a failover; `synchronized_standby_slots` on the primary keeps the relay from
+/// confirming past what those standbys have. Either way this is information, not a
+/// failure: a database without standbys needs neither.
+async fn check_failover(
+    client: &Client,
+    target: &Target,
+    findings: &mut Vec<Finding>,
+) -> Result<(), CheckError> {
+    let row = client
+        .query_one(
+            "SELECT s.failover, current_setting('synchronized_standby_slots', true) \
+               FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = $1",
+            &[&target.slot],
+        )
+        .await
+        .map_err(query_err(checks::SLOT_FAILOVER))?;
+    let failover: bool = row.get(0);
+    let synchronized: Option<String> = row.get(1);
+    let slot_q = dq(&target.slot);
+    let message = match (failover, synchronized.as_deref().unwrap_or("")) {
+        (true, "") => format!(
+            "replication slot {slot_q} is a failover slot; synchronized_standby_slots is empty, so \
+             after a failover the relay may have delivered events of transactions the promoted \
+             standby never received: list the standbys' physical slots there (sql/04_slot.sql)"
+        ),
+        (true, standbys) => format!(
+            "replication slot {slot_q} is a failover slot, synchronized to the standbys of \
+             synchronized_standby_slots = {standbys}"
+        ),
+        (false, _) => format!(
+            "replication slot {slot_q} is not a failover slot: a promoted standby will not have it; \
+             with standbys, create it with failover => true (sql/04_slot.sql)"
+        ),
+    };
+    findings.push(Finding::pass(checks::SLOT_FAILOVER, message));
     Ok(())
 }
 

@@ -310,3 +310,83 @@ impl Observer for Telemetry {
         self.lookup.observe(took.as_secs_f64());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric families the endpoint declares (`# TYPE` lines).
+    fn declared() -> std::collections::BTreeSet<String> {
+        use relay_contracts::Observer;
+        let t = Telemetry::new(Arc::new(Metrics::default()));
+        // Labelled families appear once they have a sample.
+        t.event_read("portal.x.v1");
+        t.delivered("s", "portal.x.v1", Some(Duration::from_millis(3)));
+        t.retried("s", "portal.x.v1");
+        t.dead_lettered("s", "portal.x.v1");
+        t.reconnect("source");
+        t.set_state("streaming");
+        t.render()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// `outbox_relay_…` names in `text`, without the sample suffixes.
+    fn referenced(text: &str) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (i, _) in text.match_indices("outbox_relay_") {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let base = ["_total", "_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name);
+            out.insert(base.to_string());
+        }
+        out
+    }
+
+    #[test]
+    fn the_dashboard_and_the_readme_name_only_metrics_the_endpoint_serves() {
+        let declared = declared();
+        assert!(
+            declared.contains("outbox_relay_slot_lag_seconds"),
+            "{declared:?}"
+        );
+        let dashboard = include_str!("../../../../deploy/grafana-dashboard.json");
+        let json: serde_json::Value = serde_json::from_str(dashboard).expect("valid JSON");
+        assert!(json["panels"].as_array().is_some_and(|p| !p.is_empty()));
+        let used = referenced(dashboard);
+        assert!(used.len() >= 10, "{used:?}");
+        for name in &used {
+            assert!(declared.contains(name), "dashboard uses {name}, not served");
+        }
+        // README lists them without the prefix: each listed family is served.
+        let readme = include_str!("../../../../README.md");
+        let table = readme
+            .split("**Metrics**")
+            .nth(1)
+            .and_then(|t| t.split("\n\n").nth(1))
+            .expect("README has the metrics table");
+        let mut listed = 0;
+        for row in table.lines().skip(2) {
+            let cell = row.split('|').nth(1).unwrap_or_default();
+            for name in cell.split('/').map(|n| n.trim().trim_matches('`')) {
+                let full = format!("outbox_relay_{name}");
+                let base = full.strip_suffix("_total").unwrap_or(&full);
+                assert!(declared.contains(base), "README lists {name}, not served");
+                listed += 1;
+            }
+        }
+        assert_eq!(
+            listed,
+            declared.len(),
+            "README lists every served family: {declared:?}"
+        );
+    }
+}

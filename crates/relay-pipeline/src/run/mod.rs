@@ -190,6 +190,11 @@ impl RunState<'_> {
             .store(self.tracker.inflight_bytes(), Ordering::Relaxed);
         m.enrich_batches
             .store(self.flushes.len() as u64, Ordering::Relaxed);
+        m.oldest_unconfirmed_commit_micros.store(
+            self.tracker.oldest_unresolved_commit_time(),
+            Ordering::Relaxed,
+        );
+        m.received_lsn.store(self.read_end, Ordering::Relaxed);
         if let Some(e) = &self.enrich {
             let h = e.holding();
             m.held_deletes.store(h.deletes, Ordering::Relaxed);
