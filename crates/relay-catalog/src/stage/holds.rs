@@ -116,16 +116,16 @@ impl Holds {
             .is_some_and(|h| self.due(h, now, caught_up))
     }
 
-    /// Take up to `limit` due holds, oldest first, and never part of a transaction: the
-    /// holds of one transaction fall due together (a product's children are held before
-    /// it, a moment earlier, yet its removal accounts for them).
+    /// Take up to `limit` due holds, oldest first. The holds of one transaction fall
+    /// due with its first (a product's children are held a moment before it, yet its
+    /// removal accounts for them), so a chunk never stops between them for want of age.
     pub(super) fn take_due(&mut self, now: Instant, caught_up: bool, limit: usize) -> Vec<Held> {
         let mut out: Vec<Held> = Vec::new();
         while let Some((&seq, h)) = self.by_seq.iter().next() {
             let same_tx = out.last().is_some_and(|last| {
                 last.deleted.commit_lsn != 0 && last.deleted.commit_lsn == h.deleted.commit_lsn
             });
-            if !same_tx && (out.len() >= limit || !self.due(h, now, caught_up)) {
+            if out.len() >= limit || !(same_tx || self.due(h, now, caught_up)) {
                 break;
             }
             if let Some(h) = self.by_seq.remove(&seq) {
@@ -182,11 +182,17 @@ mod tests {
         h.hold(1, "abstract_data_products", "x".into(), tx(10));
         h.hold(2, "datasets", "later".into(), tx(20));
         let now = Instant::now();
-        // Only the first is old enough, but its transaction's other hold comes with it,
-        // even past the limit; the next transaction's does not.
-        let due = h.take_due(now, true, 1);
+        // Only the first is old enough, but its transaction's other hold comes with it;
+        // the next transaction's does not.
+        let due = h.take_due(now, true, 10);
         let ids: Vec<&str> = due.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["link", "x"]);
+        assert_eq!(h.len(), 1);
+        // The limit still bounds a chunk.
+        h.hold(3, "datasets", "y".into(), tx(30));
+        h.hold(3, "datasets", "z".into(), tx(30));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(h.take_due(Instant::now(), true, 2).len(), 2);
         assert_eq!(h.len(), 1);
     }
 
