@@ -13,8 +13,9 @@
 //! compiles the replication client or a database driver.
 //!
 //! Shared pieces: [`tls`] (the rustls crypto provider and CA / client-certificate
-//! loading every TLS client here uses), the line writer behind `file`, `stdout` and the
-//! dead-letter file.
+//! loading every TLS client here uses), [`oversize`] (what a sink does with an event
+//! larger than its destination takes: dead-letter, or drop named parts of `data`), the
+//! line writer behind `file`, `stdout` and the dead-letter file.
 
 pub mod dead_letter;
 pub mod file;
@@ -22,6 +23,7 @@ mod line_writer;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod null;
+pub mod oversize;
 pub mod stdout;
 pub mod tls;
 
