@@ -24,6 +24,8 @@ mod line_writer;
 pub mod nats;
 pub mod null;
 pub mod oversize;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 pub mod stdout;
 pub mod tls;
 
@@ -32,6 +34,8 @@ pub use file::{FileConfig, FileSink};
 #[cfg(feature = "nats")]
 pub use nats::{NatsConfig, NatsSink};
 pub use null::{NullConfig, NullSink};
+#[cfg(feature = "sqs")]
+pub use sqs::{SqsConfig, SqsSink};
 pub use stdout::{StdoutConfig, StdoutSink};
 pub use tls::install_crypto_provider;
 
@@ -86,6 +90,8 @@ sink_registry! {
     Null(NullConfig),
     #[cfg(feature = "nats")]
     Nats(Box<NatsConfig>),
+    #[cfg(feature = "sqs")]
+    Sqs(Box<SqsConfig>),
 }
 
 impl SinkConfig {
