@@ -17,6 +17,8 @@
 //! larger than its destination takes: dead-letter, or drop named parts of `data`), the
 //! line writer behind `file`, `stdout` and the dead-letter file.
 
+#[cfg(feature = "azure-queue")]
+pub mod azure_queue;
 pub mod dead_letter;
 pub mod file;
 mod line_writer;
@@ -29,6 +31,8 @@ pub mod sqs;
 pub mod stdout;
 pub mod tls;
 
+#[cfg(feature = "azure-queue")]
+pub use azure_queue::{AzureQueueConfig, AzureQueueSink};
 pub use dead_letter::{DeadLetter, DeadLetterConfig};
 pub use file::{FileConfig, FileSink};
 #[cfg(feature = "nats")]
@@ -92,6 +96,8 @@ sink_registry! {
     Nats(Box<NatsConfig>),
     #[cfg(feature = "sqs")]
     Sqs(Box<SqsConfig>),
+    #[cfg(feature = "azure-queue")]
+    AzureQueue(Box<AzureQueueConfig>),
 }
 
 impl SinkConfig {
