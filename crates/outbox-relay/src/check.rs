@@ -1,6 +1,9 @@
-//! `outbox-relay check`: the preflight an operator runs before `run`.
+//! `outbox-relay check`: the preflight an operator runs before `run`: the database
+//! (relay-check), then every configured sink, built as `run` builds it and asked for its
+//! side-effect-free `probe()`.
 
 use relay_check::{EnrichmentTarget, Finding, Target};
+use std::time::Duration;
 
 use crate::config::{Config, ProfileName};
 use crate::relay::connection_settings;
@@ -44,8 +47,52 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
             fix: Some("check source.url (host, port, user, database) and the password".into()),
         }],
     };
+    let mut findings = findings;
+    findings.extend(sink_findings(cfg).await);
     println!("{}", relay_check::render(&findings).trim_end());
     Ok(findings.iter().all(|f| f.ok))
+}
+
+/// How long building and probing one sink may take before it counts as failed.
+const SINK_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One finding per sink: built the way `run` builds it (connect, verify the stream or
+/// queue), then probed. Building may do what `run` does at start: open the file sink's
+/// file, create a NATS stream with `create_stream = true`.
+async fn sink_findings(cfg: &Config) -> Vec<Finding> {
+    let mut findings = Vec::with_capacity(cfg.sinks.len());
+    for sink in &cfg.sinks {
+        let name = sink.name().to_string();
+        let checked = tokio::time::timeout(SINK_CHECK_TIMEOUT, async {
+            let built = sink.build().await?;
+            built.probe().await
+        })
+        .await;
+        findings.push(match checked {
+            Ok(Ok(probe)) => Finding {
+                check: "sink",
+                ok: true,
+                message: format!("\"{name}\": {}", probe.detail),
+                fix: None,
+            },
+            Ok(Err(e)) => Finding {
+                check: "sink",
+                ok: false,
+                message: e.to_string(),
+                fix: None,
+            },
+            Err(_) => Finding {
+                check: "sink",
+                ok: false,
+                message: format!(
+                    "\"{name}\": no answer within {}s",
+                    SINK_CHECK_TIMEOUT.as_secs()
+                ),
+                fix: Some("is the broker reachable from here?".into()),
+            },
+        });
+    }
+    findings
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
