@@ -1,6 +1,7 @@
 //! End-to-end tests of the relay's spine against real PostgreSQL clusters (one per test).
 //! Run through `scripts/test.sh`, which installs and points at every service needed.
 
+mod azure;
 mod check;
 mod crash;
 mod enrichment;
@@ -12,5 +13,6 @@ mod ordering;
 mod profiles;
 mod restart;
 mod schema_change;
+mod sqs;
 mod takeover;
 mod tls;
