@@ -104,6 +104,9 @@ pub fn classify(what: &str, err: &azure_core::Error) -> AzureError {
             }
         }
         ErrorKind::Connection | ErrorKind::Io => {
+            // The cause alone ("Connection refused (os error 111)"): the layers above it
+            // repeat the request URL and the SDK's retry wrapping.
+            let text = sas::redact(&innermost(err));
             // An untrusted server certificate arrives as a connection error, but waiting
             // does not fix it.
             let tls = text.contains("certificate");
@@ -169,6 +172,18 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     s
+}
+
+/// The deepest message of the source chain, on one line.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(s) = cur.source() {
+        cur = s;
+    }
+    cur.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The `<Message>` of the service's XML error body, first line (the rest is a request

@@ -228,7 +228,10 @@ fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     while let Some(s) = cur.source() {
         cur = s;
     }
-    cur.to_string().replace('\n', " ")
+    cur.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
