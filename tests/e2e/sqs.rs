@@ -447,6 +447,86 @@ async fn credentials_refused_or_the_queue_deleted_while_running_hold_the_lsn_unt
     assert!(relay_alive(&relay));
 }
 
+/// A data product whose `about` makes its enriched event `about_bytes` larger.
+async fn product_created(db: &TestDb, n: usize, about_bytes: usize) -> String {
+    let product = format!("0a000000-0000-4000-8000-{n:012}");
+    let audit = format!("1a000000-0000-4000-8000-{n:012}");
+    db.admin
+        .batch_execute(&format!(
+            "INSERT INTO abstract_data_products(id, name, namespace) VALUES ('{product}', 'P{n}', 'p{n}');
+             INSERT INTO data_products(id, about) VALUES ('{product}', repeat('a', {about_bytes}));
+             INSERT INTO events(id, name, subject_type, subject_id, actor_id)
+             VALUES ('{audit}', 'data_product_created', 'DATA_PRODUCT', '{product}', '{ACTOR}');"
+        ))
+        .await
+        .unwrap();
+    audit
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_with_a_small_maximum_message_size_caps_the_limit_trim_or_dead_letter() {
+    let sqs = Ministack::start();
+    let mut urls = Vec::new();
+    for name in ["strict", "trimmed"] {
+        let r = sqs.call(
+            "CreateQueue",
+            serde_json::json!({"QueueName": name, "Attributes": {"MaximumMessageSize": "4096"}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        urls.push(sqs.queue_url(name));
+    }
+    let db = TestDb::start(Setup::default()).await;
+    let dlq = db.path("dead-letters.jsonl");
+    let cfg = db.config(
+        "relay",
+        &format!(
+            "{}{}\n[dead_letter]\npath = \"{}\"\n",
+            sqs_sink("strict", &urls[0], &sqs.endpoint(), ""),
+            sqs_sink(
+                "trimmed",
+                &urls[1],
+                &sqs.endpoint(),
+                "oversize = \"trim\"\ntrim = [\"data_product.about\"]"
+            ),
+            dlq.display()
+        ),
+    );
+    let relay = RelayProcess::run_with_env(&cfg, &db.path("relay.log"), &aws_env());
+    let small = product_created(&db, 1, 10).await;
+    let big = product_created(&db, 2, 8000).await;
+    wait_until(
+        Duration::from_secs(120),
+        "1 + 2 messages, 1 dead letter",
+        || {
+            let (a, b) = (sqs.messages(&urls[0]), sqs.messages(&urls[1]));
+            let d = read_jsonl(&dlq).len();
+            async move { a >= 1 && b >= 2 && d >= 1 }
+        },
+    )
+    .await;
+    wait_confirmed_all(&db).await;
+    let dead = read_jsonl(&dlq);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["id"], big.as_str());
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("over this queue's limit of 4096 bytes"),
+        "{reason}"
+    );
+    let strict = read_queue(&sqs, &urls[0], 1);
+    assert_eq!(strict["events"][0]["id"], small.as_str());
+    let trimmed = read_queue(&sqs, &urls[1], 2);
+    for e in trimmed["events"].as_array().unwrap() {
+        let marker = &e["data_enrichment"]["trimmed"];
+        if e["id"] == big.as_str() {
+            assert_eq!(marker, &serde_json::json!(["data_product.about"]), "{e}");
+        } else {
+            assert!(marker.is_null(), "{e}");
+        }
+    }
+    assert!(relay.log_text().contains("data.enrichment.trimmed"));
+}
+
 fn relay_alive(relay: &RelayProcess) -> bool {
     std::path::Path::new(&format!("/proc/{}", relay.pid())).exists()
 }
