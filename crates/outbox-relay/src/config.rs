@@ -447,6 +447,29 @@ listen = "127.0.0.1:9187"
     }
 
     #[test]
+    fn the_compose_cloud_configs_parse() {
+        let text = include_str!("../../../deploy/relay-sqs.toml");
+        let cfg = Config::parse(text, "deploy/relay-sqs.toml", &env).unwrap();
+        match &cfg.sinks[0] {
+            SinkConfig::Sqs(s) => {
+                assert!(s.is_fifo());
+                s.validate().unwrap();
+            }
+            other => panic!("expected the sqs sink, got {other:?}"),
+        }
+        let text = include_str!("../../../deploy/relay-azure.toml");
+        let cfg = Config::parse(text, "deploy/relay-azure.toml", &env).unwrap();
+        match &cfg.sinks[0] {
+            SinkConfig::AzureQueue(a) => a.validate().unwrap(),
+            other => panic!("expected the azure-queue sink, got {other:?}"),
+        }
+        assert_ne!(
+            cfg.source.slot, "outbox_relay",
+            "each relay has its own slot"
+        );
+    }
+
+    #[test]
     fn nats_sink_keys_are_checked_too() {
         let text = CONTRACT.replace(
             "type = \"file\"\npath = \"/var/lib/outbox-relay/events.jsonl\"",
