@@ -447,6 +447,7 @@ listen = "127.0.0.1:9187"
     }
 
     #[test]
+    #[cfg(all(feature = "sqs", feature = "azure-queue"))]
     fn the_compose_cloud_configs_parse() {
         let text = include_str!("../../../deploy/relay-sqs.toml");
         let cfg = Config::parse(text, "deploy/relay-sqs.toml", &env).unwrap();
