@@ -54,7 +54,7 @@ if [ "${1:-}" = "--" ]; then shift; filter=("$@"); fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --locked --lib --bins --tests -- --test-threads "${TEST_THREADS:-2}" "${filter[@]}" 2>&1 | tee "$log" || status=$?
+cargo test --workspace --locked --no-fail-fast --lib --bins --tests -- --test-threads "${TEST_THREADS:-2}" "${filter[@]}" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

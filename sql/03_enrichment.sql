@@ -15,8 +15,12 @@
 --    rarely.
 -- 2. Two more publications for the relay's slot, since `publish` is per publication:
 --      outbox_relay_deletes  (publish = 'delete') on those tables
---      outbox_relay_expiry   (publish = 'update') on input_ports: access expiry is an
---                            UPDATE to status EXPIRED by a background job, never audited.
+--      outbox_relay_expiry   (publish = 'insert, update') on input_ports and
+--                            data_outputs_datasets: access expiry is an UPDATE to status
+--                            EXPIRED by a background job, never audited; and the rows of
+--                            the two link tables tell which link (id) an access or asset
+--                            link audit row names at its commit, from the WAL, so a live
+--                            run and a catch-up name the same link.
 --    The relay's config then lists all three:
 --      publication = ["outbox_relay", "outbox_relay_deletes", "outbox_relay_expiry"]
 --    A held delete keeps the slot from confirming past its transaction until its audit
@@ -35,6 +39,8 @@ DECLARE
         'data_output_configurations', 's3_technical_asset_configurations',
         'glue_technical_asset_configurations', 'databricks_technical_asset_configurations',
         'snowflake_technical_asset_configurations', 'redshift_technical_asset_configurations',
+        'azure_blob_technical_asset_configurations', 'postgresql_technical_asset_configurations',
+        'osi_semantic_model_technical_asset_configurations',
         'data_outputs_datasets', 'input_ports', 'input_port_requests',
         'role_assignments_data_product', 'role_assignments_dataset'];
     -- keep in step with relay_catalog::Catalog::tables_read() (a unit test checks)
@@ -43,7 +49,9 @@ DECLARE
         'data_product_lifecycles', 'datasets', 'data_outputs', 'data_output_configurations',
         's3_technical_asset_configurations', 'glue_technical_asset_configurations',
         'databricks_technical_asset_configurations', 'snowflake_technical_asset_configurations',
-        'redshift_technical_asset_configurations', 'platforms', 'platform_services',
+        'redshift_technical_asset_configurations', 'azure_blob_technical_asset_configurations',
+        'postgresql_technical_asset_configurations',
+        'osi_semantic_model_technical_asset_configurations', 'platforms', 'platform_services',
         'data_outputs_datasets', 'input_ports', 'input_port_requests', 'roles',
         'role_assignments_data_product', 'role_assignments_dataset', 'users'];
     present text[] := ARRAY[]::text[];
@@ -65,13 +73,20 @@ BEGIN
             || (SELECT string_agg(format('public.%I', x), ', ') FROM unnest(present) AS x);
     END IF;
 
-    IF to_regclass('public.input_ports') IS NOT NULL THEN
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'outbox_relay_expiry') THEN
-            EXECUTE 'CREATE PUBLICATION outbox_relay_expiry FOR TABLE public.input_ports WITH (publish = ''update'')';
-        ELSE
-            EXECUTE 'ALTER PUBLICATION outbox_relay_expiry SET (publish = ''update'')';
-            EXECUTE 'ALTER PUBLICATION outbox_relay_expiry SET TABLE public.input_ports';
+    present := ARRAY[]::text[];
+    FOREACH t IN ARRAY ARRAY['input_ports', 'data_outputs_datasets'] LOOP
+        IF to_regclass(format('public.%I', t)) IS NOT NULL THEN
+            present := present || t;
         END IF;
+    END LOOP;
+    IF array_length(present, 1) > 0 THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'outbox_relay_expiry') THEN
+            EXECUTE 'CREATE PUBLICATION outbox_relay_expiry WITH (publish = ''insert, update'')';
+        ELSE
+            EXECUTE 'ALTER PUBLICATION outbox_relay_expiry SET (publish = ''insert, update'')';
+        END IF;
+        EXECUTE 'ALTER PUBLICATION outbox_relay_expiry SET TABLE '
+            || (SELECT string_agg(format('public.%I', x), ', ') FROM unnest(present) AS x);
     END IF;
 
     FOREACH t IN ARRAY read_tables LOOP

@@ -149,12 +149,12 @@ async fn check_reports_what_enrichment_lacks() {
     let fails = fail_lines(&out);
     assert!(
         fails.iter().any(|l| l.contains("replica_identity")
-            && l.contains("ALTER TABLE public.datasets REPLICA IDENTITY FULL;")),
+            && l.contains("ALTER TABLE \"public\".\"datasets\" REPLICA IDENTITY FULL;")),
         "{out}"
     );
     assert!(
         fails.iter().any(|l| l.contains("lookup_privileges")
-            && l.contains("GRANT SELECT ON public.domains TO outbox_relay;")),
+            && l.contains("GRANT SELECT ON \"public\".\"domains\" TO \"outbox_relay\";")),
         "{out}"
     );
     assert_eq!(fails.len(), 2, "{out}");
@@ -187,7 +187,7 @@ async fn check_probes_every_sink_without_sending() {
     let sink_lines: Vec<&str> = out.lines().filter(|l| l.contains(" sink: ")).collect();
     assert_eq!(sink_lines.len(), 3, "one line per sink: {out}");
     assert!(
-        sink_lines[0].starts_with("ok") && sink_lines[0].contains("\"n\""),
+        sink_lines[0].starts_with("ok") && sink_lines[0].contains("sink `n`"),
         "{out}"
     );
     assert!(

@@ -4,12 +4,14 @@
 mod azure;
 mod check;
 mod crash;
+mod enrich_stage;
 mod enrichment;
 mod failing_sink;
 mod idle;
 mod malformed;
 mod nats;
 mod ordering;
+mod portal_truth;
 mod profiles;
 mod restart;
 mod schema_change;

@@ -6,8 +6,10 @@
 //! for a fixed time and hoping.
 
 pub mod azure;
+pub mod events_diff;
 pub mod http;
 pub mod nats;
+pub mod real_portal;
 pub mod sqs;
 
 use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
@@ -51,6 +53,8 @@ pub struct Setup {
     pub options: ClusterOptions,
     /// SQL creating the tables (default: the portal-like schema).
     pub schema: String,
+    /// SQL run right after the schema and the test actor (reference rows).
+    pub reference_data: String,
     /// The captured table, substituted for `public.events` in the DBA scripts.
     pub table: String,
     /// Run sql/04_slot.sql.
@@ -70,6 +74,7 @@ impl Default for Setup {
             bin: pg15(),
             options: ClusterOptions::default(),
             schema: PORTAL_SCHEMA.to_string(),
+            reference_data: String::new(),
             table: "public.events".into(),
             create_slot: true,
             create_publication: true,
@@ -127,6 +132,12 @@ impl TestDb {
             )
             .await
             .ok();
+        if !setup.reference_data.is_empty() {
+            admin
+                .batch_execute(&setup.reference_data)
+                .await
+                .expect("reference data");
+        }
         let table = |sql: &str| {
             sql.replace("public.events", &setup.table).replace(
                 "schemaname = 'public'\n                  AND tablename = 'events'",
@@ -152,8 +163,9 @@ impl TestDb {
                 .await
                 .expect("sql/02_publication.sql");
         }
-        let enrichment =
-            setup.enrichment && setup.schema == PORTAL_SCHEMA && setup.create_publication;
+        let portal_schema =
+            setup.schema == PORTAL_SCHEMA || setup.schema == real_portal::REAL_PORTAL_SCHEMA;
+        let enrichment = setup.enrichment && portal_schema && setup.create_publication;
         if enrichment {
             admin
                 .batch_execute(SQL_ENRICHMENT)

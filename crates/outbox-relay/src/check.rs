@@ -2,44 +2,18 @@
 //! (relay-check), then every configured sink, built as `run` builds it and asked for its
 //! side-effect-free `probe()`.
 
-use relay_check::{EnrichmentTarget, Finding, Target};
+use relay_check::Finding;
 use std::time::Duration;
 
-use crate::config::{Config, ProfileName};
-use crate::relay::connection_settings;
+use crate::config::Config;
+use crate::relay::{connection_settings, verify_target};
 
 /// Run every check; print one line per finding; `Ok(true)` when all passed.
 pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
     let conn = connection_settings(cfg)?;
     relay_sinks::install_crypto_provider();
-    let findings = match conn.connect_query().await {
-        Ok(client) => {
-            let table = (cfg.capture.profile != ProfileName::LogicalMessage)
-                .then(|| cfg.capture.schema_table());
-            let target = Target {
-                slot: cfg.source.slot.clone(),
-                publications: cfg.source.publication.to_vec(),
-                table,
-                plugin: "pgoutput".into(),
-                enrichment: crate::relay::enrichment_enabled(cfg).then(|| {
-                    let catalog = relay_catalog::Catalog::portal();
-                    EnrichmentTarget {
-                        schema: cfg.capture.schema_table().0,
-                        replica_identity_full: catalog
-                            .tables_to_capture_deletes()
-                            .iter()
-                            .map(|t| t.to_string())
-                            .collect(),
-                        readable: catalog
-                            .tables_read()
-                            .iter()
-                            .map(|t| t.to_string())
-                            .collect(),
-                    }
-                }),
-            };
-            relay_check::run(&client, &target).await?
-        }
+    let mut findings = match conn.connect_query().await {
+        Ok(client) => relay_check::run(&client, &verify_target(cfg)).await?,
         Err(e) => vec![Finding {
             check: "connect",
             ok: false,
@@ -47,7 +21,6 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
             fix: Some("check source.url (host, port, user, database) and the password".into()),
         }],
     };
-    let mut findings = findings;
     findings.extend(sink_findings(cfg).await);
     println!("{}", relay_check::render(&findings).trim_end());
     Ok(findings.iter().all(|f| f.ok))
@@ -56,10 +29,11 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
 /// How long building and probing one sink may take before it counts as failed.
 const SINK_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One finding per sink: built the way `run` builds it (connect, verify the stream or
-/// queue), then probed. Building may do what `run` does at start: open the file sink's
-/// file, create a NATS stream with `create_stream = true`.
-async fn sink_findings(cfg: &Config) -> Vec<Finding> {
+/// One finding per sink, for `check` and `status`: built the way `run` builds it
+/// (connect, verify the stream or queue), then probed; nothing is sent. Building may do
+/// what `run` does at start: open the file sink's file, create a NATS stream with
+/// `create_stream = true`.
+pub async fn sink_findings(cfg: &Config) -> Vec<Finding> {
     let mut findings = Vec::with_capacity(cfg.sinks.len());
     for sink in &cfg.sinks {
         let name = sink.name().to_string();
@@ -72,23 +46,25 @@ async fn sink_findings(cfg: &Config) -> Vec<Finding> {
             Ok(Ok(probe)) => Finding {
                 check: "sink",
                 ok: true,
-                message: format!("\"{name}\": {}", probe.detail),
+                message: format!("sink `{name}`: {}", probe.detail),
                 fix: None,
             },
             Ok(Err(e)) => Finding {
                 check: "sink",
                 ok: false,
                 message: e.to_string(),
-                fix: None,
+                fix: Some(format!(
+                    "make the destination of sink `{name}` reachable with the configured credentials (see the message)"
+                )),
             },
             Err(_) => Finding {
                 check: "sink",
                 ok: false,
                 message: format!(
-                    "\"{name}\": no answer within {}s",
+                    "sink `{name}`: no answer within {}s",
                     SINK_CHECK_TIMEOUT.as_secs()
                 ),
-                fix: Some("is the broker reachable from here?".into()),
+                fix: Some("is the destination reachable from here?".into()),
             },
         });
     }

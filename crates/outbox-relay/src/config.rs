@@ -45,6 +45,8 @@ pub struct Config {
     pub pipeline: PipelineSection,
     #[serde(default)]
     pub metrics: Option<MetricsSection>,
+    #[serde(default)]
+    pub log: LogSection,
 }
 
 fn default_slot() -> String {
@@ -77,6 +79,14 @@ pub struct SourceSection {
     /// Read the password from this environment variable instead of the URL.
     #[serde(default)]
     pub password_env: Option<String>,
+    /// Opt-in: emit a logical message this often, so the slot's position can advance on
+    /// a quiet database while others on the same server write WAL.
+    #[serde(default, with = "relay_contracts::config::optional_duration")]
+    pub heartbeat: Option<Duration>,
+    /// Where enrichment lookups connect (e.g. a read replica, or a role of its own);
+    /// default: `url` (with `password_file` / `password_env`).
+    #[serde(default)]
+    pub lookup_url: Option<String>,
     #[serde(default = "default_slot")]
     pub slot: String,
     #[serde(default = "default_publication")]
@@ -116,12 +126,35 @@ pub struct CaptureSection {
     /// Portal profile: enrich audit rows into business events with SQL lookups.
     #[serde(default = "default_true")]
     pub enrich: bool,
-    /// How long a captured delete waits for its audit row before it is emitted alone.
+    /// A captured delete is emitted without its audit row once this many transactions
+    /// have been read past it (decided by WAL position, so live runs and replays agree).
+    #[serde(default = "default_delete_hold_transactions")]
+    pub delete_hold_transactions: u64,
+    /// … or, only while the relay has read everything the server had, after this long.
     #[serde(default = "default_delete_hold", with = "humantime_serde")]
     pub delete_hold: Duration,
     /// Audit rows enriched together at most.
     #[serde(default = "default_enrich_batch")]
     pub enrich_batch: usize,
+    /// Enrichment batches looked up at once (the next batch's lookups run while the
+    /// previous one is delivered).
+    #[serde(default = "default_enrich_in_flight")]
+    pub enrich_in_flight: usize,
+    /// `statement_timeout` of the lookups.
+    #[serde(default = "default_lookup_timeout", with = "humantime_serde")]
+    pub lookup_timeout: Duration,
+    /// `lock_timeout` of the lookups (a domain table locked by `ALTER TABLE`).
+    #[serde(default = "default_lookup_lock_timeout", with = "humantime_serde")]
+    pub lookup_lock_timeout: Duration,
+    /// Connecting the lookup connection (TCP, TLS, authentication).
+    #[serde(default = "default_lookup_connect_timeout", with = "humantime_serde")]
+    pub lookup_connect_timeout: Duration,
+    /// Bytes of captured deleted rows kept in memory; past it they go to a local file.
+    #[serde(default = "default_tombstone_budget")]
+    pub tombstone_budget: usize,
+    /// Where that file goes (default: the system's temporary directory).
+    #[serde(default)]
+    pub spill_dir: Option<PathBuf>,
 }
 
 fn default_true() -> bool {
@@ -132,6 +165,24 @@ fn default_delete_hold() -> Duration {
 }
 fn default_enrich_batch() -> usize {
     500
+}
+fn default_delete_hold_transactions() -> u64 {
+    1000
+}
+fn default_enrich_in_flight() -> usize {
+    4
+}
+fn default_lookup_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_lookup_lock_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_lookup_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_tombstone_budget() -> usize {
+    32 << 20
 }
 
 fn default_profile() -> ProfileName {
@@ -155,8 +206,15 @@ impl Default for CaptureSection {
             message_prefix: default_prefix(),
             event_source: default_event_source(),
             enrich: true,
+            delete_hold_transactions: default_delete_hold_transactions(),
             delete_hold: default_delete_hold(),
             enrich_batch: default_enrich_batch(),
+            enrich_in_flight: default_enrich_in_flight(),
+            lookup_timeout: default_lookup_timeout(),
+            lookup_lock_timeout: default_lookup_lock_timeout(),
+            lookup_connect_timeout: default_lookup_connect_timeout(),
+            tombstone_budget: default_tombstone_budget(),
+            spill_dir: None,
         }
     }
 }
@@ -224,7 +282,25 @@ impl Default for PipelineSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSection {
+    /// Address of the `/metrics` and `/health/*` listener, e.g. `127.0.0.1:9187`.
     pub listen: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    #[serde(default)]
+    pub format: LogFormat,
 }
 
 impl Config {
@@ -284,6 +360,22 @@ impl Config {
         self.pipeline
             .retry()
             .map_err(|e| invalid(format!("pipeline.retry_initial / retry_max: {e}")))?;
+        let c = &self.capture;
+        if c.enrich_batch == 0 || c.enrich_in_flight == 0 || c.delete_hold_transactions == 0 {
+            return Err(invalid(
+                "capture.enrich_batch, enrich_in_flight and delete_hold_transactions must be positive".into(),
+            ));
+        }
+        for (key, d) in [
+            ("capture.lookup_timeout", c.lookup_timeout),
+            ("capture.lookup_lock_timeout", c.lookup_lock_timeout),
+            ("capture.lookup_connect_timeout", c.lookup_connect_timeout),
+            ("pipeline.drain_timeout", self.pipeline.drain_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(invalid(format!("{key} must be longer than 0s")));
+            }
+        }
         if self.pipeline.max_inflight_events == 0 || self.pipeline.max_inflight_bytes == 0 {
             return Err(invalid(
                 "pipeline.max_inflight_events and max_inflight_bytes must be positive".into(),
@@ -451,13 +543,11 @@ listen = "127.0.0.1:9187"
     fn the_compose_cloud_configs_parse() {
         let text = include_str!("../../../deploy/relay-sqs.toml");
         let cfg = Config::parse(text, "deploy/relay-sqs.toml", &env).unwrap();
-        match &cfg.sinks[0] {
-            SinkConfig::Sqs(s) => {
-                assert!(s.is_fifo());
-                s.validate().unwrap();
-            }
-            other => panic!("expected the sqs sink, got {other:?}"),
-        }
+        let SinkConfig::Sqs(s) = &cfg.sinks[0] else {
+            panic!("expected the sqs sink, got {:?}", cfg.sinks[0]);
+        };
+        assert!(s.is_fifo());
+        s.validate().unwrap();
         let text = include_str!("../../../deploy/relay-azure.toml");
         let cfg = Config::parse(text, "deploy/relay-azure.toml", &env).unwrap();
         match &cfg.sinks[0] {

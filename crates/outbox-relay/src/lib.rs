@@ -13,6 +13,8 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod relay;
+pub mod status;
+pub mod telemetry;
 
 pub use config::Config;
 pub use relay::Relay;

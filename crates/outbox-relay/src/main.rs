@@ -13,8 +13,18 @@ use outbox_relay::{config::Config, relay, Relay};
     about = "Turns the portal's audit rows into delivered events, through a logical replication slot"
 )]
 struct Cli {
+    /// Log lines for people (`human`, the default) or one JSON object per line (`json`);
+    /// overrides `[log] format`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Human,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -28,6 +38,14 @@ enum Command {
     Check {
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Slot, lag, publications, sinks and dead letters; non-zero exit when something needs action.
+    Status {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// One JSON document, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the portal event catalog for consumers: AsyncAPI 3.0, JSON Schemas or Markdown.
     Catalog {
@@ -68,9 +86,17 @@ fn print_catalog(format: CatalogFormat) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
     relay_sinks::install_crypto_provider();
     let cli = Cli::parse();
+    // The format: the flag, else the config's [log] format, else human.
+    let json_logs = match cli.log_format {
+        Some(LogFormatArg::Json) => true,
+        Some(LogFormatArg::Human) => false,
+        None => config_path(&cli.command)
+            .and_then(|p| Config::load(p).ok())
+            .is_some_and(|c| c.log.format == outbox_relay::config::LogFormat::Json),
+    };
+    init_tracing(json_logs);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -85,15 +111,16 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run { config } => {
                 let cfg = Config::load(&config)?;
-                if let Some(m) = &cfg.metrics {
-                    tracing::warn!(
-                        listen = %m.listen,
-                        "[metrics] is not implemented yet: no endpoint is served (see README)"
-                    );
-                }
                 let relay = Relay::from_config(&cfg).await?;
+                if let Some(m) = &cfg.metrics {
+                    relay.serve_metrics(&m.listen).await?;
+                }
                 relay.run(relay::shutdown_on_signals()).await?;
                 Ok(true)
+            }
+            Command::Status { config, json } => {
+                let cfg = Config::load(&config)?;
+                outbox_relay::status::run(&cfg, json).await
             }
             Command::Check { config } => {
                 let cfg = Config::load(&config)?;
@@ -114,16 +141,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn config_path(c: &Command) -> Option<&PathBuf> {
+    match c {
+        Command::Run { config } | Command::Check { config } | Command::Status { config, .. } => {
+            Some(config)
+        }
+        _ => None,
+    }
+}
+
+/// Logs go to stderr (stdout carries events for the stdout sink and command output).
+fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // The Azure SDK logs every failed HTTP response at info; the sink logs the
         // classified reason itself.
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new("info,typespec_client_core=warn,azure_core=warn")
         });
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

@@ -3,7 +3,10 @@
 
 use serde_json::{json, Map, Value};
 
-use relay_catalog::{STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_NAME};
+use relay_catalog::{
+    STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_CONFIGURATION,
+    STATUS_UNKNOWN_NAME,
+};
 
 use crate::DEFS;
 
@@ -310,11 +313,11 @@ pub(crate) fn defs() -> Map<String, Value> {
         ),
     );
     let mut enrichment = object(
-        "How complete the payload is. `complete`: everything the audit row names was found; `entity_not_found`: `missing` lists what was found neither by a lookup nor among captured deletes (the rest is still delivered); `not_looked_up`: a derived event built from captured rows only; `unknown_audit_name`: see portal.unknown.v1.",
+        "How complete the payload is. `complete`: everything the audit row names was found; `entity_not_found`: `missing` lists what was found neither by a lookup nor among captured deletes (the rest is still delivered); `not_looked_up`: a derived event built from captured rows only; `unknown_configuration_type`: everything was found, but a technical asset's configuration is of a type this relay does not know, so its fields are missing (`missing` has `configuration_type:<type>`); `unknown_audit_name`: see portal.unknown.v1.",
         vec![
             (
                 "status",
-                json!({ "enum": [STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_NAME] }),
+                json!({ "enum": [STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_CONFIGURATION, STATUS_UNKNOWN_NAME] }),
             ),
             (
                 "missing",

@@ -204,6 +204,7 @@ fn example_record(spec: &EventSpec, n: usize) -> AuditRecord {
         deleted_subject_identifier: None,
         deleted_target_identifier: None,
         created_on: (!derived).then(|| "2026-11-29 08:35:06.629784".to_string()),
+        link_id: None,
     }
 }
 

@@ -78,6 +78,9 @@ pub fn markdown() -> String {
             relay_catalog::catalog::DERIVED_ACCESS_CASCADE => {
                 "an `input_ports` delete in cascade with `data_product_removed`"
             }
+            relay_catalog::catalog::DERIVED_ACCESS_EXPLORATION => {
+                "an `input_ports` delete in the transaction that deleted its consuming exploration (explorations are not audited)"
+            }
             relay_catalog::catalog::DERIVED_PRODUCT_ORPHAN => {
                 "an `abstract_data_products` delete whose audit row never came"
             }
@@ -111,6 +114,7 @@ pub fn markdown() -> String {
          arrives; if none comes within the relay's bounded hold, the removal is emitted from the\n\
          captured row (`audit_row_missing`), so a lost audit row cannot pin WAL.\n",
     );
+    md.push_str(&identity_section(&catalog));
     md.push_str("\n## Deletes the relay must capture\n\n");
     md.push_str(
         "`*_removed` events commit after the entity row is gone, and a data product's children\n\
@@ -187,4 +191,60 @@ fn orientations(s: &EventSpec) -> String {
         })
         .collect::<Vec<_>>()
         .join("<br>")
+}
+
+/// Where each event's identity comes from, per kind: always the WAL, never a lookup.
+fn identity_section(catalog: &Catalog) -> String {
+    use relay_catalog::Aggregate;
+    let mut md = String::from(
+        "\n## Identity: the same live and in catch-up\n\n\
+         What an event is about comes from the WAL — the audit row and the rows captured up to\n\
+         its commit — never from what a lookup finds later, so a relay that keeps up and one\n\
+         that catches up after downtime send the same ids, types, subjects and named ids.\n\
+         Descriptive data (names, configurations, members) is looked up when the relay\n\
+         enriches (`data.state = current`, `enrichedat`), or is the row's last state from its\n\
+         WAL delete (`last_known`). A captured delete waits for its audit row for\n\
+         `capture.delete_hold_transactions` transactions read past it (a WAL position, not a\n\
+         clock); only when the relay has read everything the server had does\n\
+         `capture.delete_hold` (time) apply too.\n\n\
+         | event kind | `id` | `subject` | `time`, `commitlsn` | ids it names |\n|---|---|---|---|---|\n",
+    );
+    for s in catalog.specs() {
+        let (id, time) = match s.origin {
+            Origin::Audit => (
+                "the audit row's `id`".to_string(),
+                "the audit row's transaction".to_string(),
+            ),
+            Origin::Derived => (
+                "UUIDv5 (kind, entity id, commit LSN of the causing transaction)".to_string(),
+                match s.derived_reason() {
+                    Some("access_expired") => "the transaction that set `EXPIRED`".to_string(),
+                    _ => "the transaction that deleted the rows".to_string(),
+                },
+            ),
+        };
+        let subject = match s.aggregate {
+            Aggregate::Ref(_) => format!("{} from the audit row", s.aggregate.describe()),
+            Aggregate::AccessLink => "the `input_ports` id the pair had in the WAL at the commit (a lookup only for links the WAL has not shown since the relay started; none found: `access:<consumer>:<port>`)".to_string(),
+            Aggregate::TechnicalAssetLink => "the `data_outputs_datasets` id the pair had in the WAL at the commit (a lookup only for links the WAL has not shown since the relay started; none found: `technical_asset_link:<asset>:<port>`)".to_string(),
+        };
+        let names = match (s.origin, s.derived_reason()) {
+            (Origin::Audit, _) => {
+                "`subject_id`, `target_id` of the audit row; links as in `subject`".to_string()
+            }
+            (Origin::Derived, Some("data_product_removed")) => {
+                "exactly the rows the product's own transaction deleted with it".to_string()
+            }
+            (Origin::Derived, Some("exploration_removed")) => {
+                "the access links the exploration's own transaction deleted".to_string()
+            }
+            (Origin::Derived, _) => "the captured row".to_string(),
+        };
+        md.push_str(&format!(
+            "| `{}` → `{}` | {id} | {subject} | {time} | {names} |\n",
+            s.key,
+            s.event_type()
+        ));
+    }
+    md
 }

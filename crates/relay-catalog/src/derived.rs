@@ -6,10 +6,10 @@
 use serde_json::{Map, Value};
 
 use crate::catalog::{
-    DERIVED_ACCESS_CASCADE, DERIVED_ACCESS_EXPIRED, DERIVED_ACCESS_ORPHAN, DERIVED_ASSET_CASCADE,
-    DERIVED_ASSET_ORPHAN, DERIVED_LINK_ORPHAN, DERIVED_PORT_CASCADE,
-    DERIVED_PORT_MEMBERSHIP_ORPHAN, DERIVED_PORT_ORPHAN, DERIVED_PRODUCT_MEMBERSHIP_ORPHAN,
-    DERIVED_PRODUCT_ORPHAN,
+    DERIVED_ACCESS_CASCADE, DERIVED_ACCESS_EXPIRED, DERIVED_ACCESS_EXPLORATION,
+    DERIVED_ACCESS_ORPHAN, DERIVED_ASSET_CASCADE, DERIVED_ASSET_ORPHAN, DERIVED_LINK_ORPHAN,
+    DERIVED_PORT_CASCADE, DERIVED_PORT_MEMBERSHIP_ORPHAN, DERIVED_PORT_ORPHAN,
+    DERIVED_PRODUCT_MEMBERSHIP_ORPHAN, DERIVED_PRODUCT_ORPHAN,
 };
 use crate::enricher::Enricher;
 use crate::model::{AuditRecord, BusinessEvent};
@@ -37,6 +37,16 @@ fn derived_record(
         subject_id: subject.1.map(id_key),
         target_type: Some(target.0.into()),
         target_id: target.1.map(id_key),
+        // Access and asset-link events derived from a row name that row's link.
+        link_id: matches!(
+            name,
+            DERIVED_ACCESS_EXPIRED
+                | DERIVED_ACCESS_CASCADE
+                | DERIVED_ACCESS_EXPLORATION
+                | DERIVED_ACCESS_ORPHAN
+                | DERIVED_LINK_ORPHAN
+        )
+        .then(|| id_key(entity)),
         ..AuditRecord::default()
     }
 }
@@ -141,6 +151,42 @@ pub fn cascade_removed_records(
         ));
     }
     out
+}
+
+/// The records of an exploration's deletion: the removal of each access link it
+/// consumed, found in `tombstones` (what its transaction deleted). The exploration
+/// itself is not announced: the portal never audits explorations, and an exploration is
+/// not a data product. Ids: UUIDv5 over (`access.removed.exploration`, link id, commit
+/// LSN of the deleting transaction).
+pub fn exploration_removed_records(
+    exploration_id: &str,
+    tombstones: &Tombstones,
+    commit_lsn: u64,
+) -> Vec<AuditRecord> {
+    tombstones
+        .find_by(
+            "input_ports",
+            "consuming_abstract_data_product_id",
+            exploration_id,
+        )
+        .into_iter()
+        .filter_map(|link| {
+            let id = text(link, "id")?;
+            Some(derived_record(
+                DERIVED_ACCESS_EXPLORATION,
+                "access.removed.exploration",
+                id,
+                commit_lsn,
+                ("DATA_PRODUCT", Some(exploration_id)),
+                ("DATASET", text(link, "dataset_id")),
+            ))
+        })
+        .collect()
+}
+
+/// Whether a captured `abstract_data_products` row is an exploration.
+pub fn is_exploration(row: &Row) -> bool {
+    text(row, "abstract_data_product_type").is_some_and(|t| t.eq_ignore_ascii_case("explorations"))
 }
 
 /// The events of [`cascade_removed_records`], built from `tombstones` alone (no lookups:

@@ -9,9 +9,10 @@ use relay_contracts::{Classify, ErrorClass};
 pub enum EnrichError {
     /// The database could not be reached or the connection broke (or the server is
     /// shutting down, overloaded, or cancelled the query). Reconnect and retry.
-    #[error("lookup `{query}` failed, the portal database is unavailable: {source}")]
+    #[error("lookup `{query}` failed, the portal database is unavailable: {message}")]
     Unavailable {
         query: &'static str,
+        message: String,
         #[source]
         source: tokio_postgres::Error,
     },

@@ -45,15 +45,15 @@ pub use catalog::{
 };
 pub use derived::{
     access_expired_event, access_expired_record, cascade_removed_events, cascade_removed_records,
-    orphan_removed_record,
+    exploration_removed_records, is_exploration, orphan_removed_record,
 };
 pub use enricher::Enricher;
 pub use error::EnrichError;
 pub use model::{
     refs, AuditRecord, BusinessEvent, EnvelopeContext, Refs, STATUS_COMPLETE, STATUS_NOT_FOUND,
-    STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_NAME,
+    STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_CONFIGURATION, STATUS_UNKNOWN_NAME,
 };
 pub use relay_contracts::now_rfc3339;
 pub use resolve::resolved_tombstones;
-pub use stage::{Connector, EnrichConfig, PortalEnrichStage};
+pub use stage::{ConnectFailure, Connector, EnrichConfig, PortalEnrichStage};
 pub use tombstones::{old_tuple_row, Row, Tombstones};

@@ -123,13 +123,24 @@ fn classify(query: &'static str, e: tokio_postgres::Error) -> EnrichError {
                     .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
         }
     };
+    // The server's own words (and SQLSTATE), or the client's error with its cause.
+    let message = match e.as_db_error() {
+        Some(d) => format!("{} (SQLSTATE {})", d.message(), d.code().code()),
+        None => {
+            let mut m = e.to_string();
+            if let Some(cause) = std::error::Error::source(&e) {
+                m.push_str(&format!(": {cause}"));
+            }
+            m
+        }
+    };
     if retryable {
-        EnrichError::Unavailable { query, source: e }
+        EnrichError::Unavailable {
+            query,
+            message,
+            source: e,
+        }
     } else {
-        let message = e
-            .as_db_error()
-            .map(|d| d.message().to_string())
-            .unwrap_or_else(|| e.to_string());
         EnrichError::Query {
             query,
             code: code.unwrap_or_else(|| "client".into()),

@@ -15,6 +15,10 @@ pub const STATUS_NOT_FOUND: &str = "entity_not_found";
 /// Enrichment status: built without lookups (derived events from captured rows only);
 /// `missing` lists what the captured rows did not cover.
 pub const STATUS_NOT_LOOKED_UP: &str = "not_looked_up";
+/// Enrichment status: everything was found, but a technical asset's configuration is
+/// of a type the catalog does not know, so its fields are not in the event; `missing`
+/// names it (`configuration_type:<type>`).
+pub const STATUS_UNKNOWN_CONFIGURATION: &str = "unknown_configuration_type";
 /// Enrichment status of `portal.unknown.v1` events.
 pub const STATUS_UNKNOWN_NAME: &str = "unknown_audit_name";
 
@@ -36,6 +40,11 @@ pub struct AuditRecord {
     pub deleted_target_identifier: Option<String>,
     /// `timestamp without time zone` text (UTC), e.g. `2026-11-29 08:35:06.629784`.
     pub created_on: Option<String>,
+    /// For access and technical-asset-link events: the link (`input_ports` /
+    /// `data_outputs_datasets` id) the pair named by the audit row had in the WAL up to
+    /// the record's commit. Set by the enrich stage, never by a lookup, so a live run and
+    /// a replay name the same link.
+    pub link_id: Option<String>,
 }
 
 impl AuditRecord {
@@ -55,6 +64,7 @@ impl AuditRecord {
             deleted_subject_identifier: s("deleted_subject_identifier"),
             deleted_target_identifier: s("deleted_target_identifier"),
             created_on: s("created_on"),
+            link_id: None,
         })
     }
 }
@@ -124,12 +134,15 @@ pub struct Refs {
     pub user: Option<String>,
     pub subject: Option<RefType>,
     pub target: Option<RefType>,
+    /// The access or asset link, when the WAL named it ([`AuditRecord::link_id`]).
+    pub link: Option<String>,
 }
 
 pub fn refs(rec: &AuditRecord) -> Refs {
     let mut r = Refs {
         subject: RefType::parse(&rec.subject_type),
         target: rec.target_type.as_deref().and_then(RefType::parse),
+        link: rec.link_id.as_deref().map(id_key),
         ..Refs::default()
     };
     let pairs = [

@@ -214,6 +214,18 @@ pub static QUERIES: &[NamedQuery] = &[
         "configuration_redshift",
         "redshift_technical_asset_configurations"
     ),
+    configuration_query!(
+        "configuration_azure_blob",
+        "azure_blob_technical_asset_configurations"
+    ),
+    configuration_query!(
+        "configuration_postgresql",
+        "postgresql_technical_asset_configurations"
+    ),
+    configuration_query!(
+        "configuration_osi_semantic_model",
+        "osi_semantic_model_technical_asset_configurations"
+    ),
 ];
 
 /// The technical asset configuration types the catalog knows, with their per-type table.
@@ -243,6 +255,21 @@ pub static CONFIGURATION_TYPES: &[ConfigurationType] = &[
         configuration_type: "RedshiftTechnicalAssetConfiguration",
         table: "redshift_technical_asset_configurations",
         query: "configuration_redshift",
+    },
+    ConfigurationType {
+        configuration_type: "AzureBlobTechnicalAssetConfiguration",
+        table: "azure_blob_technical_asset_configurations",
+        query: "configuration_azure_blob",
+    },
+    ConfigurationType {
+        configuration_type: "PostgreSQLTechnicalAssetConfiguration",
+        table: "postgresql_technical_asset_configurations",
+        query: "configuration_postgresql",
+    },
+    ConfigurationType {
+        configuration_type: "OSISemanticModelTechnicalAssetConfiguration",
+        table: "osi_semantic_model_technical_asset_configurations",
+        query: "configuration_osi_semantic_model",
     },
 ];
 
@@ -301,6 +328,21 @@ pub static CAPTURED_TABLES: &[CapturedTable] = &[
     CapturedTable {
         table: "redshift_technical_asset_configurations",
         why: "database/schema/table of a removed Redshift technical asset",
+        resolved_by: &["data_output_removed", "data_product_removed"],
+    },
+    CapturedTable {
+        table: "azure_blob_technical_asset_configurations",
+        why: "storage domain/container/path of a removed Azure Blob technical asset",
+        resolved_by: &["data_output_removed", "data_product_removed"],
+    },
+    CapturedTable {
+        table: "postgresql_technical_asset_configurations",
+        why: "database/schema/table of a removed PostgreSQL technical asset",
+        resolved_by: &["data_output_removed", "data_product_removed"],
+    },
+    CapturedTable {
+        table: "osi_semantic_model_technical_asset_configurations",
+        why: "model name/location of a removed OSI semantic model technical asset",
         resolved_by: &["data_output_removed", "data_product_removed"],
     },
     CapturedTable {

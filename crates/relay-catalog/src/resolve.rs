@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use crate::catalog::{
-    Catalog, Entity, CONFIGURATION_TYPES, DERIVED_ACCESS_CASCADE, DERIVED_ASSET_CASCADE,
-    DERIVED_PORT_CASCADE,
+    Catalog, Entity, CONFIGURATION_TYPES, DERIVED_ACCESS_CASCADE, DERIVED_ACCESS_EXPLORATION,
+    DERIVED_ASSET_CASCADE, DERIVED_PORT_CASCADE,
 };
 use crate::model::{refs, AuditRecord};
 use crate::store::text;
@@ -122,7 +122,10 @@ pub fn resolved_tombstones(record: &AuditRecord, tombstones: &Tombstones) -> Vec
         Some("removed" | "cancelled" | "denied")
     ) || matches!(
         spec.key,
-        DERIVED_ACCESS_CASCADE | DERIVED_ASSET_CASCADE | DERIVED_PORT_CASCADE
+        DERIVED_ACCESS_CASCADE
+            | DERIVED_ACCESS_EXPLORATION
+            | DERIVED_ASSET_CASCADE
+            | DERIVED_PORT_CASCADE
     );
     if removal {
         match spec.entity {
@@ -148,6 +151,10 @@ pub fn resolved_tombstones(record: &AuditRecord, tombstones: &Tombstones) -> Vec
                         &[("consuming_abstract_data_product_id", p), ("dataset_id", d)],
                     );
                     c.access(links);
+                    if spec.key == DERIVED_ACCESS_EXPLORATION {
+                        // The exploration went with its links (never audited itself).
+                        c.product(p);
+                    }
                 }
             }
             Entity::TechnicalAssetLink => {

@@ -6,16 +6,52 @@
 //! `*_removed` event still carries what was deleted (`"state": "last_known"`).
 
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A row as column → text value (or `null`): the text format pgoutput and the lookups use.
 pub type Row = Map<String, Value>;
 
+/// Columns that point from a child row to its parent entity: the relations cascades,
+/// resolution and batch subsets follow. Indexed, so finding the children of an entity
+/// costs the number of children, not the number of tombstones.
+pub(crate) const RELATION_COLUMNS: &[&str] = &[
+    "data_product_id",
+    "owner_id",
+    "dataset_id",
+    "data_output_id",
+    "consuming_abstract_data_product_id",
+    "input_port_id",
+    "configuration_id",
+];
+
+/// Where a tombstone came from in the WAL: the deleting transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// Commit LSN of the transaction that deleted the row (0: unknown, visible to all).
+    pub commit_lsn: u64,
+    /// Its commit time (µs since 2000-01-01), 0 when unknown.
+    pub commit_time_micros: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    row: Row,
+    deleted: Deleted,
+    bytes: usize,
+}
+
 /// Deleted rows by (table, id). Tables are named without schema (`datasets`); a
-/// `public.` prefix is dropped. Ids are compared in canonical UUID text form.
+/// `public.` prefix is dropped. Ids are compared in canonical UUID text form. Each row
+/// remembers the transaction that deleted it ([`Deleted`]), and the relation columns
+/// ([`RELATION_COLUMNS`]) are indexed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tombstones {
-    rows: BTreeMap<(String, String), Row>,
+    rows: BTreeMap<(String, String), Entry>,
+    /// Canonical value of a relation column → the (table, column, id) of rows holding it.
+    index: HashMap<String, BTreeSet<(String, &'static str, String)>>,
+    /// Rows per table.
+    tables: BTreeMap<String, usize>,
+    bytes: usize,
 }
 
 /// The table name as the catalog uses it: no `public.` schema, no quotes.
@@ -50,18 +86,53 @@ where
         .collect()
 }
 
+/// Bytes a row holds in memory, roughly (what the tombstone budget counts).
+pub(crate) fn row_bytes(table: &str, row: &Row) -> usize {
+    let cells: usize = row
+        .iter()
+        .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len) + 48)
+        .sum();
+    table.len() + cells + 96
+}
+
 impl Tombstones {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Remember a deleted row of `table`. Returns `false` (and keeps nothing) when the row
-    /// has no text `id` column. A later delete of the same id replaces the earlier one.
+    /// Remember a deleted row of `table`, visible to every record. Returns `false` (and
+    /// keeps nothing) when the row has no text `id` column. A later delete of the same id
+    /// replaces the earlier one.
     pub fn insert(&mut self, table: &str, row: Row) -> bool {
+        self.insert_deleted(table, row, Deleted::default())
+    }
+
+    /// Remember a row deleted by the transaction `deleted`.
+    pub fn insert_deleted(&mut self, table: &str, row: Row, deleted: Deleted) -> bool {
         let Some(id) = row.get("id").and_then(Value::as_str).map(id_key) else {
             return false;
         };
-        self.rows.insert((table_key(table), id), row);
+        let table = table_key(table);
+        self.remove(&table, &id);
+        for col in RELATION_COLUMNS {
+            if let Some(v) = row.get(*col).and_then(Value::as_str) {
+                self.index
+                    .entry(id_key(v))
+                    .or_default()
+                    .insert((table.clone(), *col, id.clone()));
+            }
+        }
+        let bytes = row_bytes(&table, &row);
+        self.bytes += bytes;
+        *self.tables.entry(table.clone()).or_default() += 1;
+        self.rows.insert(
+            (table, id),
+            Entry {
+                row,
+                deleted,
+                bytes,
+            },
+        );
         true
     }
 
@@ -76,46 +147,91 @@ impl Tombstones {
 
     /// The deleted row of `table` with this id.
     pub fn get(&self, table: &str, id: &str) -> Option<&Row> {
+        self.entry(table, id).map(|e| &e.row)
+    }
+
+    /// The deleted row of `table` with this id and the transaction that deleted it.
+    pub fn get_deleted(&self, table: &str, id: &str) -> Option<(&Row, Deleted)> {
+        self.entry(table, id).map(|e| (&e.row, e.deleted))
+    }
+
+    fn entry(&self, table: &str, id: &str) -> Option<&Entry> {
         self.rows.get(&(table_key(table), id_key(id)))
     }
 
     /// Deleted rows of `table` whose `column` equals `value` (e.g. all `datasets` with
-    /// `data_product_id = X`, for cascades), ordered by id.
+    /// `data_product_id = X`, for cascades), ordered by id. Relation columns are looked up
+    /// in the index; any other column scans the table's rows.
     pub fn find_by(&self, table: &str, column: &str, value: &str) -> Vec<&Row> {
         let table = table_key(table);
         let value = id_key(value);
+        if RELATION_COLUMNS.contains(&column) {
+            let mut ids: Vec<&String> = self
+                .index
+                .get(&value)
+                .into_iter()
+                .flatten()
+                .filter(|(t, c, _)| *t == table && *c == column)
+                .map(|(_, _, id)| id)
+                .collect();
+            ids.sort();
+            return ids
+                .into_iter()
+                .filter_map(|id| self.rows.get(&(table.clone(), id.clone())))
+                .map(|e| &e.row)
+                .collect();
+        }
         self.rows
             .range((table.clone(), String::new())..)
             .take_while(|((t, _), _)| *t == table)
-            .filter(|(_, row)| {
-                row.get(column)
+            .filter(|(_, e)| {
+                e.row
+                    .get(column)
                     .and_then(Value::as_str)
                     .is_some_and(|v| id_key(v) == value)
             })
-            .map(|(_, row)| row)
+            .map(|(_, e)| &e.row)
             .collect()
     }
 
     /// Forget a deleted row (e.g. once the event that needed it has been acknowledged).
     pub fn remove(&mut self, table: &str, id: &str) -> Option<Row> {
-        self.rows.remove(&(table_key(table), id_key(id)))
-    }
-
-    /// Keep only the rows for which `keep(table, id, row)` is true.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str, &Row) -> bool) {
-        self.rows.retain(|(t, id), row| keep(t, id, row));
+        let table = table_key(table);
+        let id = id_key(id);
+        let entry = self.rows.remove(&(table.clone(), id.clone()))?;
+        self.bytes -= entry.bytes;
+        if let Some(n) = self.tables.get_mut(&table) {
+            *n -= 1;
+            if *n == 0 {
+                self.tables.remove(&table);
+            }
+        }
+        for col in RELATION_COLUMNS {
+            if let Some(v) = entry.row.get(*col).and_then(Value::as_str) {
+                let key = id_key(v);
+                if let Some(refs) = self.index.get_mut(&key) {
+                    refs.remove(&(table.clone(), *col, id.clone()));
+                    if refs.is_empty() {
+                        self.index.remove(&key);
+                    }
+                }
+            }
+        }
+        Some(entry.row)
     }
 
     /// Add every row of `other` (its rows win).
     pub fn extend(&mut self, other: Tombstones) {
-        self.rows.extend(other.rows);
+        for ((table, _), e) in other.rows {
+            self.insert_deleted(&table, e.row, e.deleted);
+        }
     }
 
     /// Every (table, id, row), ordered by table then id.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &Row)> {
         self.rows
             .iter()
-            .map(|((t, id), row)| (t.as_str(), id.as_str(), row))
+            .map(|((t, id), e)| (t.as_str(), id.as_str(), &e.row))
     }
 
     pub fn len(&self) -> usize {
@@ -124,6 +240,81 @@ impl Tombstones {
 
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+
+    /// Bytes the rows hold, roughly.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// (table, id) of the rows whose relation columns hold `value` (their parent's id).
+    pub(crate) fn children(&self, value: &str) -> Vec<(String, String)> {
+        self.index
+            .get(&id_key(value))
+            .into_iter()
+            .flatten()
+            .map(|(t, _, id)| (t.clone(), id.clone()))
+            .collect()
+    }
+
+    /// The tables that have rows.
+    pub(crate) fn table_names(&self) -> impl Iterator<Item = &str> {
+        self.tables.keys().map(String::as_str)
+    }
+
+    /// Relation-column values of a row (its parents' ids).
+    pub(crate) fn parents_of(row: &Row) -> Vec<String> {
+        RELATION_COLUMNS
+            .iter()
+            .filter_map(|c| row.get(*c).and_then(Value::as_str).map(id_key))
+            .collect()
+    }
+
+    /// The tombstones a batch naming `roots` (entity ids) can need, deleted at or before
+    /// `as_of` (a commit LSN; rows deleted later are not visible to the records): the
+    /// rows with those ids and, following [`RELATION_COLUMNS`] both ways, their children
+    /// and parents, `depth` steps out. A copy: the batch is enriched off the main loop
+    /// while this set keeps changing.
+    pub fn subset(
+        &self,
+        roots: impl IntoIterator<Item = String>,
+        as_of: u64,
+        depth: usize,
+    ) -> Tombstones {
+        let mut out = Tombstones::new();
+        let mut frontier: BTreeSet<String> = roots.into_iter().map(|r| id_key(&r)).collect();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let visible = |e: &Entry| e.deleted.commit_lsn == 0 || e.deleted.commit_lsn <= as_of;
+        for _ in 0..=depth {
+            let mut next = BTreeSet::new();
+            for id in std::mem::take(&mut frontier) {
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                // Rows with this id, in any table.
+                for table in self.tables.keys() {
+                    if let Some(e) = self.rows.get(&(table.clone(), id.clone())) {
+                        if visible(e) && out.insert_deleted(table, e.row.clone(), e.deleted) {
+                            for col in RELATION_COLUMNS {
+                                if let Some(v) = e.row.get(*col).and_then(Value::as_str) {
+                                    next.insert(id_key(v));
+                                }
+                            }
+                        }
+                    }
+                }
+                // Children pointing at this id.
+                for (table, _, child) in self.index.get(&id).into_iter().flatten() {
+                    if let Some(e) = self.rows.get(&(table.clone(), child.clone())) {
+                        if visible(e) && out.insert_deleted(table, e.row.clone(), e.deleted) {
+                            next.insert(child.clone());
+                        }
+                    }
+                }
+            }
+            frontier = next;
+        }
+        out
     }
 }
 

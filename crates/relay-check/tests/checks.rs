@@ -476,7 +476,7 @@ async fn missing_publication_and_publication_without_table_or_inserts() {
     let create = fix(&findings, checks::PUBLICATION);
     assert_eq!(
         create,
-        "CREATE PUBLICATION outbox_relay FOR TABLE public.events WITH (publish = 'insert');"
+        "CREATE PUBLICATION \"outbox_relay\" FOR TABLE \"public\".\"events\" WITH (publish = 'insert');"
     );
     admin.batch_execute(create).await.unwrap(); // as the table's owner
     assert_all_ok(&check(&relay, &target).await);
@@ -491,7 +491,7 @@ async fn missing_publication_and_publication_without_table_or_inserts() {
     let add = fix(&findings, checks::PUBLICATION_TABLE);
     assert_eq!(
         add,
-        "ALTER PUBLICATION outbox_relay ADD TABLE public.events;"
+        "ALTER PUBLICATION \"outbox_relay\" ADD TABLE \"public\".\"events\";"
     );
     admin.batch_execute(add).await.unwrap();
     assert_all_ok(&check(&relay, &target).await);
@@ -541,7 +541,7 @@ async fn role_without_replication_fails_and_both_fixes_work() {
     let findings = check(&relay, &Target::default()).await;
     assert_eq!(failed(&findings), [checks::REPLICATION_ROLE]);
     let alter = fix(&findings, checks::REPLICATION_ROLE);
-    assert_eq!(alter, "ALTER ROLE outbox_relay WITH REPLICATION;");
+    assert_eq!(alter, "ALTER ROLE \"outbox_relay\" WITH REPLICATION;");
     admin.batch_execute(alter).await.unwrap();
     assert_all_ok(&check(&relay, &Target::default()).await);
 
@@ -556,7 +556,7 @@ async fn role_without_replication_fails_and_both_fixes_work() {
     let findings = check(&relay, &Target::default()).await;
     assert_eq!(failed(&findings), [checks::REPLICATION_ROLE]);
     let grant = fix(&findings, checks::REPLICATION_ROLE);
-    assert_eq!(grant, "GRANT rds_replication TO outbox_relay;");
+    assert_eq!(grant, "GRANT rds_replication TO \"outbox_relay\";");
     admin.batch_execute(grant).await.unwrap();
     let findings = check(&relay, &Target::default()).await;
     assert_all_ok(&findings);
@@ -663,7 +663,9 @@ async fn invalidated_slot_fails_and_recreating_it_fixes_it() {
     let invalid = get(&findings, checks::SLOT_VALID);
     assert!(invalid.message.contains("wal_removed"), "{invalid:?}");
     assert!(
-        invalid.message.contains("replayed from public.events"),
+        invalid
+            .message
+            .contains("replayed from \"public\".\"events\""),
         "{invalid:?}"
     );
     let recreate = fix(&findings, checks::SLOT_VALID);
@@ -748,7 +750,7 @@ async fn missing_table_or_select_privilege_fails() {
     let grant = fix(&findings, checks::TABLE_PRIVILEGE);
     assert_eq!(
         grant,
-        "GRANT SELECT ON TABLE public.events TO outbox_relay;"
+        "GRANT SELECT ON TABLE \"public\".\"events\" TO \"outbox_relay\";"
     );
     admin.batch_execute(grant).await.unwrap();
     assert_all_ok(&check(&relay, &Target::default()).await);
@@ -763,7 +765,7 @@ async fn missing_table_or_select_privilege_fails() {
     assert_eq!(failed(&findings), [checks::TABLE]);
     assert!(get(&findings, checks::TABLE)
         .message
-        .contains("public.\"Outbox\" does not exist"));
+        .contains("\"public\".\"Outbox\" does not exist"));
     assert!(!names(&findings).contains(&checks::TABLE_PRIVILEGE));
     assert!(!names(&findings).contains(&checks::PUBLICATION_TABLE));
 

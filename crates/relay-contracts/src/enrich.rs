@@ -42,13 +42,16 @@ pub struct Flushed {
     pub record_units: Vec<UnitId>,
 }
 
-/// A hold that expired: the events to dispatch into its unit, and other holds its
-/// events account for (released when that unit resolves).
-#[derive(Debug)]
-pub struct Expired {
-    pub unit: UnitId,
-    pub events: Vec<OutboundEvent>,
-    pub also_released: Vec<UnitId>,
+/// What the session holds back on purpose (captured deletes waiting for their audit
+/// row): reported for metrics and bounded by the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Holding {
+    /// Captured deletes waiting.
+    pub deletes: u64,
+    /// Bytes their last known rows hold in memory.
+    pub bytes: u64,
+    /// Rows kept in a local file instead (past the memory budget).
+    pub spilled: u64,
 }
 
 /// Enrichment failed; nothing of the batch was emitted.
@@ -67,6 +70,11 @@ impl Classify for EnrichFailure {
 }
 
 /// One replication session's enrich state.
+///
+/// Every method but [`EnrichSession::flush`] is synchronous and cheap: the pipeline calls
+/// them from its loop as it reads. `flush` hands back a `'static` future that runs the
+/// lookups off the loop; the pipeline keeps several in flight and applies their results
+/// in the order it started them (WAL order).
 pub trait EnrichSession: Send {
     /// A row of the captured audit table. `Err` gives the row back when it is not a
     /// usable record (the pipeline dead-letters it).
@@ -76,6 +84,15 @@ pub trait EnrichSession: Send {
         tx: &TxContext,
         row: Map<String, Value>,
     ) -> Result<Queued, Map<String, Value>>;
+
+    /// An INSERT of any other published table; `Some` when it queued a (derived) record.
+    fn insert(
+        &mut self,
+        unit: UnitId,
+        tx: &TxContext,
+        rel: &Relation,
+        new: &TupleData,
+    ) -> Option<Queued>;
 
     /// An UPDATE of any published table; `Some` when it queued a (derived) record.
     fn update(
@@ -88,8 +105,20 @@ pub trait EnrichSession: Send {
     ) -> Option<Queued>;
 
     /// A DELETE of any published table (`old`: the old tuple or key); `true` when the
-    /// session keeps it and the pipeline must hold `unit` until it is released.
+    /// session keeps it and the pipeline must hold `unit` until a flush releases it.
     fn delete(&mut self, unit: UnitId, tx: &TxContext, rel: &Relation, old: &TupleData) -> bool;
+
+    /// The transaction of `unit` committed (one more transaction read: held deletes age
+    /// by WAL position, not by the clock).
+    fn commit(&mut self, unit: UnitId, tx: &TxContext);
+
+    /// Held deletes are due: they waited their number of transactions, or — only when
+    /// `caught_up` (the reader has read everything the server had) — their time.
+    fn has_due(&self, now: Instant, caught_up: bool) -> bool;
+
+    /// Queue the removals of due held deletes (a bounded chunk) into `unit`, a unit the
+    /// pipeline opened for them at the current position; `Some` when it queued any.
+    fn expire_due(&mut self, unit: UnitId, now: Instant, caught_up: bool) -> Option<Queued>;
 
     /// Enough records wait that a flush should run now.
     fn batch_full(&self) -> bool;
@@ -97,15 +126,14 @@ pub trait EnrichSession: Send {
     /// Records wait for a flush.
     fn has_pending(&self) -> bool;
 
-    /// Enrich every pending record.
+    /// Take every pending record and return the job that enriches them: lookups run
+    /// when the future is polled, off the pipeline's loop.
     ///
     /// # Cancel safety
-    /// Not cancel safe: pending records are taken out when it starts.
-    fn flush(&mut self) -> BoxFuture<'_, Result<Flushed, EnrichFailure>>;
+    /// Dropping the future loses the batch's events: the pipeline only does so when the
+    /// run ends, and the slot then replays them.
+    fn flush(&mut self) -> BoxFuture<'static, Result<Flushed, EnrichFailure>>;
 
-    /// Deletes are held.
-    fn has_holds(&self) -> bool;
-
-    /// Emit the holds whose time is up (`now` passed their deadline).
-    fn expire(&mut self, now: Instant) -> BoxFuture<'_, Result<Vec<Expired>, EnrichFailure>>;
+    /// What is held back on purpose right now.
+    fn holding(&self) -> Holding;
 }

@@ -24,6 +24,7 @@
 //!   every retry loop takes its delays from.
 //! - [`EnrichStage`] and [`EnrichSession`]: the narrow door through which the pipeline
 //!   calls an enrich stage it knows nothing else about.
+//! - [`Observer`]: what the stages report for metrics (the binary implements it).
 //! - [`config`]: serde helpers shared by every configuration section.
 
 mod backoff;
@@ -33,17 +34,19 @@ mod error;
 mod event;
 mod ids;
 mod lsn;
+mod observe;
 mod sink;
 mod source;
 pub mod sqlstate;
 mod time;
 
 pub use backoff::{Backoff, BackoffError, Retry};
-pub use enrich::{EnrichFailure, EnrichSession, EnrichStage, Expired, Flushed, Queued, UnitId};
+pub use enrich::{EnrichFailure, EnrichSession, EnrichStage, Flushed, Holding, Queued, UnitId};
 pub use error::{Classify, ErrorClass};
 pub use event::{OutboundEvent, TxContext};
 pub use ids::derived_event_id;
 pub use lsn::{format_lsn, parse_lsn, Lsn};
+pub use observe::{NoObserver, Observer};
 pub use sink::{
     Batch, DeadLetterContent, DeadLetterRecord, DeadLetterWriter, Outcome, Probe, Sink, SinkError,
     SinkErrorKind,

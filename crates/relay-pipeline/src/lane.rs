@@ -11,7 +11,7 @@
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
-use relay_contracts::{Backoff, OutboundEvent, Outcome, Sink, UnitId};
+use relay_contracts::{Backoff, Observer, OutboundEvent, Outcome, Sink, UnitId};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,6 +23,8 @@ use crate::Metrics;
 pub(crate) struct LaneItem {
     pub unit: UnitId,
     pub event: Arc<OutboundEvent>,
+    /// Commit time of the event's transaction (µs since 2000-01-01), 0 when unknown.
+    pub commit_time_micros: i64,
 }
 
 /// A lane's final word on one (event, sink) pair.
@@ -51,11 +53,13 @@ pub(crate) fn spawn(
     backoff: Backoff,
     results: mpsc::UnboundedSender<LaneResult>,
     metrics: Arc<Metrics>,
+    observer: Arc<dyn Observer>,
 ) -> (mpsc::UnboundedSender<LaneItem>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let report = results.clone();
     let handle = tokio::spawn(async move {
-        let lane = std::panic::AssertUnwindSafe(run(index, sink, backoff, rx, results, metrics));
+        let lane =
+            std::panic::AssertUnwindSafe(run(index, sink, backoff, rx, results, metrics, observer));
         if lane.catch_unwind().await.is_err() {
             // Its pairs would never resolve: make the run end and replay instead.
             let _ = report.send(LaneResult::Broken {
@@ -93,6 +97,7 @@ struct Lane {
     backoff: Backoff,
     results: mpsc::UnboundedSender<LaneResult>,
     metrics: Arc<Metrics>,
+    observer: Arc<dyn Observer>,
     ordered: bool,
     max_batch: usize,
     /// aggregate → events waiting behind the one in flight (present = one is in flight)
@@ -109,6 +114,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<LaneItem>,
     results: mpsc::UnboundedSender<LaneResult>,
     metrics: Arc<Metrics>,
+    observer: Arc<dyn Observer>,
 ) {
     let mut lane = Lane {
         index,
@@ -118,6 +124,7 @@ async fn run(
         backoff,
         results,
         metrics,
+        observer,
         busy: HashMap::new(),
         inflight: FuturesUnordered::new(),
         last_log: None,
@@ -181,6 +188,11 @@ impl Lane {
         for (item, outcome) in items.into_iter().zip(outcomes) {
             let aggregate = match outcome {
                 Outcome::Acked => {
+                    self.observer.delivered(
+                        self.sink.name(),
+                        &item.event.kind,
+                        since_commit(item.commit_time_micros),
+                    );
                     let bytes = item.event.size() as u64;
                     let _ = self.results.send(LaneResult::Acked {
                         unit: item.unit,
@@ -208,6 +220,7 @@ impl Lane {
                 }
                 Outcome::Retryable(reason) => {
                     self.metrics.retries.fetch_add(1, Ordering::Relaxed);
+                    self.observer.retried(self.sink.name(), &item.event.kind);
                     retry.push(item);
                     retry_reason.get_or_insert(reason);
                     continue;
@@ -251,4 +264,18 @@ impl Lane {
             self.suppressed += 1;
         }
     }
+}
+
+/// Time since a commit (µs since 2000-01-01), when it is known and in the past.
+fn since_commit(commit_time_micros: i64) -> Option<Duration> {
+    if commit_time_micros == 0 {
+        return None;
+    }
+    const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let now = i64::try_from(now.as_micros()).ok()?;
+    let ago = now - (commit_time_micros + PG_EPOCH_UNIX_MICROS);
+    u64::try_from(ago).ok().map(Duration::from_micros)
 }

@@ -23,7 +23,8 @@ pub mod tracker;
 
 use relay_capture::Capture;
 use relay_contracts::{
-    Backoff, Classify, DeadLetterWriter, EnrichFailure, EnrichStage, ErrorClass, Sink,
+    Backoff, Classify, DeadLetterWriter, EnrichFailure, EnrichStage, ErrorClass, NoObserver,
+    Observer, Sink,
 };
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
@@ -46,6 +47,8 @@ pub struct PipelineConfig {
     pub retry: Backoff,
     /// How long a graceful shutdown waits for in-flight events before giving up.
     pub drain_timeout: Duration,
+    /// Enrichment batches looked up at once (reading pauses while this many run).
+    pub max_enrich_batches: usize,
 }
 
 impl Default for PipelineConfig {
@@ -59,6 +62,7 @@ impl Default for PipelineConfig {
                 jitter: Backoff::DEFAULT_JITTER,
             },
             drain_timeout: Duration::from_secs(30),
+            max_enrich_batches: 4,
         }
     }
 }
@@ -75,6 +79,18 @@ pub struct Metrics {
     pub server_wal_end: AtomicU64,
     pub inflight_events: AtomicU64,
     pub inflight_bytes: AtomicU64,
+    /// Enrichment batches being looked up.
+    pub enrich_batches: AtomicU64,
+    /// Captured deletes held for their audit row, and the bytes of their rows.
+    pub held_deletes: AtomicU64,
+    pub held_bytes: AtomicU64,
+    /// Captured deleted rows kept in the spill file.
+    pub held_spilled: AtomicU64,
+    /// Commit time (µs since 2000-01-01) of the oldest transaction not yet confirmed;
+    /// 0 when everything read is confirmed.
+    pub oldest_unconfirmed_commit_micros: std::sync::atomic::AtomicI64,
+    /// The end of the newest transaction read.
+    pub received_lsn: AtomicU64,
 }
 
 /// Why a run ended without being asked to.
@@ -143,6 +159,7 @@ pub struct Pipeline {
     cfg: PipelineConfig,
     metrics: Arc<Metrics>,
     enrich: Option<Arc<dyn EnrichStage>>,
+    observer: Arc<dyn Observer>,
 }
 
 impl Pipeline {
@@ -159,7 +176,14 @@ impl Pipeline {
             cfg,
             metrics: Arc::new(Metrics::default()),
             enrich: None,
+            observer: Arc::new(NoObserver),
         }
+    }
+
+    /// Report what happens to events (for the metrics endpoint).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Hand audit rows (the capture must hand them over: `CaptureConfig::enrich`) and the
@@ -191,6 +215,7 @@ impl Pipeline {
                 self.cfg.retry,
                 lane_tx.clone(),
                 Arc::clone(&self.metrics),
+                Arc::clone(&self.observer),
             );
             lanes.push(tx);
             handles.push(handle);

@@ -15,6 +15,8 @@ pub use relay_contracts::UnitId;
 struct Unit {
     end_lsn: Option<u64>,
     pending: u64,
+    /// Commit time of its transaction (µs since 2000-01-01), 0 when it has none.
+    commit_time_micros: i64,
 }
 
 /// The ordered LSN tracker. Not thread-safe by design: the pipeline loop owns it.
@@ -37,11 +39,35 @@ impl Tracker {
 
     /// Open a unit for a transaction that has begun.
     pub fn open(&mut self) -> UnitId {
+        self.open_at(0)
+    }
+
+    /// Open a unit for a transaction that committed at `commit_time_micros`.
+    pub fn open_at(&mut self, commit_time_micros: i64) -> UnitId {
         self.units.push_back(Unit {
             end_lsn: None,
             pending: 0,
+            commit_time_micros,
         });
         self.base + self.units.len() as u64 - 1
+    }
+
+    /// Commit time of `id`'s transaction (0: unknown).
+    pub fn commit_time(&self, id: UnitId) -> i64 {
+        id.checked_sub(self.base)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.units.get(i))
+            .map_or(0, |u| u.commit_time_micros)
+    }
+
+    /// Commit time of the oldest unresolved transaction that has one (0: none):
+    /// how far behind the confirmed position is, in time.
+    pub fn oldest_unresolved_commit_time(&self) -> i64 {
+        self.units
+            .iter()
+            .map(|u| u.commit_time_micros)
+            .find(|t| *t != 0)
+            .unwrap_or(0)
     }
 
     fn unit(&mut self, id: UnitId) -> Option<&mut Unit> {

@@ -18,7 +18,7 @@
 mod query;
 mod settings;
 
-pub use query::QueryConnectError;
+pub use query::{QueryConnectError, QueryLimits};
 pub use settings::{ConnectionSettings, SettingsError, TlsMode};
 
 use pgwire_replication::{

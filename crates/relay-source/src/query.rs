@@ -6,9 +6,49 @@
 //! public web roots) including its host name: stricter than libpq's `require`, never
 //! weaker.
 
+use relay_contracts::{sqlstate, Classify, ErrorClass};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::settings::{ConnectionSettings, TlsMode};
+
+/// Limits of an ordinary connection (the lookups'): none of its waits is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Connecting, TLS and authentication together.
+    pub connect_timeout: Duration,
+    /// TCP keepalive idle time (a partitioned server is noticed).
+    pub keepalive_idle: Duration,
+    /// `statement_timeout` of every query.
+    pub statement_timeout: Duration,
+    /// `lock_timeout` of every query (a table locked by `ALTER TABLE` or `LOCK TABLE`).
+    pub lock_timeout: Duration,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            keepalive_idle: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Classify for QueryConnectError {
+    /// Refusals the server repeats until someone acts (authentication, `pg_hba.conf`,
+    /// a missing database, certificates) are fatal; an unreachable server is retryable.
+    fn class(&self) -> ErrorClass {
+        match self {
+            QueryConnectError::Connect { source, .. } => match source.code() {
+                Some(code) => sqlstate::class(code.code()),
+                None => ErrorClass::Retry,
+            },
+            _ => ErrorClass::Fatal,
+        }
+    }
+}
 
 /// Why an ordinary connection could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +71,30 @@ pub enum QueryConnectError {
 impl ConnectionSettings {
     /// Open an ordinary connection; its I/O runs on a spawned task.
     pub async fn connect_query(&self) -> Result<tokio_postgres::Client, QueryConnectError> {
+        self.connect_query_config(self.query_config()).await
+    }
+
+    /// [`ConnectionSettings::connect_query`] with bounded waits ([`QueryLimits`]).
+    pub async fn connect_query_limited(
+        &self,
+        limits: &QueryLimits,
+    ) -> Result<tokio_postgres::Client, QueryConnectError> {
         let mut cfg = self.query_config();
+        cfg.connect_timeout(limits.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(limits.keepalive_idle)
+            .options(format!(
+                "-c statement_timeout={} -c lock_timeout={}",
+                limits.statement_timeout.as_millis(),
+                limits.lock_timeout.as_millis()
+            ));
+        self.connect_query_config(cfg).await
+    }
+
+    async fn connect_query_config(
+        &self,
+        mut cfg: tokio_postgres::Config,
+    ) -> Result<tokio_postgres::Client, QueryConnectError> {
         let target = self.display();
         let connect_err = |source| QueryConnectError::Connect {
             target: target.clone(),

@@ -16,8 +16,10 @@ pub(super) fn access_event(
     out: &mut Outcome,
 ) -> (Value, Option<String>) {
     let (consumer, port) = (r.product.as_deref(), r.port.as_deref());
-    let link = match (consumer, port) {
-        (Some(c), Some(p)) => pick(store.find(
+    let link = match (r.link.as_deref(), consumer, port) {
+        // The WAL named the link: that row (live or last known), never another one.
+        (Some(id), _, _) => store.get("input_ports", id),
+        (None, Some(c), Some(p)) => pick(store.find(
             "input_ports",
             &[("consuming_abstract_data_product_id", c), ("dataset_id", p)],
             true,
@@ -31,7 +33,10 @@ pub(super) fn access_event(
     out.need(consumer_src.is_some(), "data_product", consumer);
     let (port_v, port_src, _) = port_summary(store, port, None);
     out.need(port_src.is_some(), "output_port", port);
-    let link_id = link.and_then(|(row, _)| text(row, "id")).map(id_key);
+    let link_id = r
+        .link
+        .clone()
+        .or_else(|| link.and_then(|(row, _)| text(row, "id")).map(id_key));
     let request = link_id.as_deref().and_then(|lid| {
         store
             .find(

@@ -16,8 +16,10 @@ pub(super) fn link_event(
     out: &mut Outcome,
 ) -> (Value, Option<String>) {
     let (asset, port) = (r.asset.as_deref(), r.port.as_deref());
-    let link = match (asset, port) {
-        (Some(a), Some(p)) => pick(store.find(
+    let link = match (r.link.as_deref(), asset, port) {
+        // The WAL named the link: that row (live or last known), never another one.
+        (Some(id), _, _) => store.get("data_outputs_datasets", id),
+        (None, Some(a), Some(p)) => pick(store.find(
             "data_outputs_datasets",
             &[("data_output_id", a), ("dataset_id", p)],
             true,
@@ -34,7 +36,10 @@ pub(super) fn link_event(
     out.need(asset_src.is_some(), "technical_asset", asset);
     let (port_v, port_src, _) = port_summary(store, port, None);
     out.need(port_src.is_some(), "output_port", port);
-    let link_id = link.and_then(|(row, _)| text(row, "id")).map(id_key);
+    let link_id = r
+        .link
+        .clone()
+        .or_else(|| link.and_then(|(row, _)| text(row, "id")).map(id_key));
     let entity = json!({
         "id": link_id,
         "status": spec.implied_status,

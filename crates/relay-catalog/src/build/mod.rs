@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use crate::catalog::{Entity, EventSpec, Origin, Side, UNKNOWN_EVENT_TYPE, UNKNOWN_ROUTE};
 use crate::model::{
     refs, AuditRecord, BusinessEvent, STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP,
-    STATUS_UNKNOWN_NAME,
+    STATUS_UNKNOWN_CONFIGURATION, STATUS_UNKNOWN_NAME,
 };
 use crate::store::{rfc3339, Store};
 
@@ -75,8 +75,14 @@ pub(crate) fn build(
     if let Some(reason) = spec.derived_reason() {
         data.insert("derived".into(), json!({ "reason": reason }));
     }
+    let only_unknown_types = !out.missing.is_empty()
+        && out
+            .missing
+            .iter()
+            .all(|m| m.starts_with("configuration_type:"));
     let status = match (out.missing.is_empty(), looked_up) {
         (true, _) => STATUS_COMPLETE,
+        _ if only_unknown_types => STATUS_UNKNOWN_CONFIGURATION,
         (false, true) => STATUS_NOT_FOUND,
         (false, false) => STATUS_NOT_LOOKED_UP,
     };

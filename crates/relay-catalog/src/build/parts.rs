@@ -198,6 +198,32 @@ pub(super) fn configuration(store: &Store<'_>, id: Option<&str>) -> Value {
     Value::Object(obj)
 }
 
+/// What a technical asset's configuration lacks: the configuration row, its per-type
+/// row, or — `configuration_type:<type>` — a type the catalog does not know (its
+/// fields cannot be read, so the event must not claim to be complete).
+pub(super) fn configuration_gaps(store: &Store<'_>, asset: &str) -> Vec<String> {
+    let Some(cfg) = store
+        .get("data_outputs", asset)
+        .and_then(|(r, _)| text(r, "configuration_id"))
+    else {
+        return Vec::new();
+    };
+    let Some((base, _)) = store.get("data_output_configurations", cfg) else {
+        return vec![format!("configuration:{}", id_key(cfg))];
+    };
+    let ctype = text(base, "configuration_type").unwrap_or("");
+    match CONFIGURATION_TYPES
+        .iter()
+        .find(|c| c.configuration_type == ctype)
+    {
+        None => vec![format!("configuration_type:{ctype}")],
+        Some(c) if store.get(c.table, cfg).is_none() => {
+            vec![format!("configuration:{}:{}", c.table, id_key(cfg))]
+        }
+        Some(_) => Vec::new(),
+    }
+}
+
 /// A technical asset: identity, platform, service, configuration, owning product.
 pub(super) fn asset_obj(
     store: &Store<'_>,

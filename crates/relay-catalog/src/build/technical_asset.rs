@@ -27,6 +27,9 @@ pub(super) fn technical_asset_event(
     };
     out.state = src;
     out.need(src.is_some(), "technical_asset", id.as_deref());
+    if let Some(a) = id.as_deref() {
+        out.missing.extend(configuration_gaps(store, a));
+    }
     if let (Some(s), Value::Object(obj)) = (spec.implied_status, &mut asset) {
         obj.insert("status".into(), json!(s));
     }

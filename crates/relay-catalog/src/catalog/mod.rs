@@ -106,6 +106,9 @@ impl Catalog {
             "databricks_technical_asset_configurations",
             "snowflake_technical_asset_configurations",
             "redshift_technical_asset_configurations",
+            "azure_blob_technical_asset_configurations",
+            "postgresql_technical_asset_configurations",
+            "osi_semantic_model_technical_asset_configurations",
             "data_outputs_datasets",
             "input_ports",
             "input_port_requests",
@@ -133,6 +136,9 @@ impl Catalog {
             "databricks_technical_asset_configurations",
             "snowflake_technical_asset_configurations",
             "redshift_technical_asset_configurations",
+            "azure_blob_technical_asset_configurations",
+            "postgresql_technical_asset_configurations",
+            "osi_semantic_model_technical_asset_configurations",
             "platforms",
             "platform_services",
             "data_outputs_datasets",
@@ -247,7 +253,12 @@ mod tests {
         let sides = |n: &str| c.spec(n).unwrap().orientations.to_vec();
         assert_eq!(sides("data_product_dataset_link_requested"), vec![consumer]);
         assert_eq!(sides("data_product_dataset_link_cancelled"), vec![consumer]);
-        assert_eq!(sides("data_product_dataset_link_approved"), vec![producer]);
+        // Access to an output port open to everyone is approved at once, from the
+        // consumer side (PORTAL.md): approval has both orientations.
+        assert_eq!(
+            sides("data_product_dataset_link_approved"),
+            vec![consumer, producer]
+        );
         assert_eq!(sides("data_product_dataset_link_denied"), vec![producer]);
         assert_eq!(
             sides("data_product_dataset_link_revoked"),

@@ -116,6 +116,9 @@ pub const DERIVED_PORT_CASCADE: &str = "output_port_removed_in_cascade";
 pub const DERIVED_ASSET_CASCADE: &str = "technical_asset_removed_in_cascade";
 /// Derived key: an access link deleted in cascade with a data product (consumer or owner).
 pub const DERIVED_ACCESS_CASCADE: &str = "access_removed_in_cascade";
+/// An exploration (never audited by the portal) was deleted: each access link it
+/// consumed is removed with it. No data product removal: an exploration is not one.
+pub const DERIVED_ACCESS_EXPLORATION: &str = "access_removed_with_exploration";
 /// Derived keys: a captured delete whose audit row never came within the pipeline's
 /// bounded hold, emitted from the captured row so that it cannot pin WAL.
 pub const DERIVED_PRODUCT_ORPHAN: &str = "data_product_removed_without_audit_row";
@@ -172,8 +175,8 @@ pub static PORTAL_SPECS: &[EventSpec] = &[
     // Access (legacy: data_product_dataset_link, an input port of the consumer).
     spec("data_product_dataset_link_requested", E::Access, "requested", CONSUMER, A::AccessLink, Some("pending"), L_ACCESS,
          "A data product (or exploration) asked for access to an output port."),
-    spec("data_product_dataset_link_approved", E::Access, "approved", PRODUCER, A::AccessLink, Some("approved"), L_ACCESS,
-         "The output port's owner granted access: provision it."),
+    spec("data_product_dataset_link_approved", E::Access, "approved", EITHER_SIDE, A::AccessLink, Some("approved"), L_ACCESS,
+         "Access was granted: by the output port's owner (side producer), or at once for an output port open to everyone (side consumer). Provision it."),
     spec("data_product_dataset_link_denied", E::Access, "denied", PRODUCER, A::AccessLink, Some("denied"), L_ACCESS,
          "The output port's owner denied access."),
     spec("data_product_dataset_link_removed", E::Access, "removed", EITHER_SIDE, A::AccessLink, Some("removed"), L_ACCESS,
@@ -213,6 +216,8 @@ pub static PORTAL_SPECS: &[EventSpec] = &[
          "Derived: a technical asset deleted in cascade with its owning data product.")),
     derived(spec(DERIVED_ACCESS_CASCADE, E::Access, "removed", CONSUMER, A::AccessLink, Some("removed"), L_ACCESS,
          "Derived: an access link deleted in cascade with its consuming product or the output port's product.")),
+    derived(spec(DERIVED_ACCESS_EXPLORATION, E::Access, "removed", CONSUMER, A::AccessLink, Some("removed"), L_ACCESS,
+         "Derived: an access link of an exploration that was deleted (the portal audits neither): deprovision it. The exploration itself produces no event.")),
     derived(spec(DERIVED_PRODUCT_ORPHAN, E::DataProduct, "removed", PRODUCT_ONLY, A::Ref(DP), Some("removed"), L_PRODUCT,
          "Derived: a data product delete whose audit row never came (emitted after the bounded hold).")),
     derived(spec(DERIVED_PORT_ORPHAN, E::OutputPort, "removed", PORT_REMOVED, A::Ref(DS), Some("removed"), L_PORT,

@@ -203,6 +203,9 @@ impl EventSpec {
             Origin::Audit => None,
             Origin::Derived if self.key == super::DERIVED_ACCESS_EXPIRED => Some("access_expired"),
             Origin::Derived if self.key.ends_with("_in_cascade") => Some("data_product_removed"),
+            Origin::Derived if self.key == super::DERIVED_ACCESS_EXPLORATION => {
+                Some("exploration_removed")
+            }
             Origin::Derived => Some("audit_row_missing"),
         }
     }

@@ -134,6 +134,7 @@ pub fn rec(name: &str, subject: (&str, &str), target: Option<(&str, &str)>) -> A
         deleted_subject_identifier: None,
         deleted_target_identifier: None,
         created_on: Some("2026-11-29 08:35:06.629784".into()),
+        link_id: None,
     }
 }
 

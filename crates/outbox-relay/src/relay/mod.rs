@@ -1,25 +1,43 @@
-//! The run loop: connect, stream, and reconnect from the confirmed LSN after failures.
+//! The relay: every stage wired from the configuration, and the run loop (`run`) that
+//! connects, streams, and reconnects from the confirmed LSN after failures. `ops` holds
+//! what runs beside it for operators: start-up verification, the heartbeat, the slot
+//! lag poller.
+
+mod ops;
+mod run;
 
 use anyhow::Context;
 use relay_capture::{Capture, CaptureConfig, Profile};
-use relay_catalog::{Connector, EnrichConfig, PortalEnrichStage};
-use relay_contracts::{Backoff, Classify, DeadLetterWriter, Sink};
-use relay_pipeline::{Exit, Metrics, Pipeline, PipelineConfig, PipelineError};
-use relay_source::{ConnectionSettings, PgSource, SourceError, StreamSettings};
+use relay_catalog::{ConnectFailure, Connector, EnrichConfig, PortalEnrichStage};
+use relay_check::{EnrichmentTarget, Target};
+use relay_contracts::{Backoff, Classify, DeadLetterWriter, Observer, Sink};
+use relay_pipeline::{Metrics, Pipeline, PipelineConfig, PipelineError};
+use relay_source::{ConnectionSettings, QueryLimits, StreamSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{Config, ProfileName};
+use crate::telemetry::{StateCell, Telemetry};
 
 const RECONNECT_MIN: Duration = Duration::from_millis(500);
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
 
 /// Delays between reconnects of the replication session.
-fn reconnect_backoff() -> Backoff {
+pub(crate) fn reconnect_backoff() -> Backoff {
     Backoff {
         initial: RECONNECT_MIN,
         max: RECONNECT_MAX,
+        jitter: Backoff::DEFAULT_JITTER,
+    }
+}
+
+/// Delays between attempts while something only an operator can fix (a grant, a
+/// pg_hba rule, a password) stops enrichment: long, capped at minutes.
+pub(crate) fn operator_backoff() -> Backoff {
+    Backoff {
+        initial: Duration::from_secs(5),
+        max: Duration::from_secs(300),
         jitter: Backoff::DEFAULT_JITTER,
     }
 }
@@ -29,6 +47,12 @@ pub struct Relay {
     conn: ConnectionSettings,
     stream: StreamSettings,
     pipeline: Pipeline,
+    telemetry: Arc<Telemetry>,
+    state: StateCell,
+    sinks: Vec<Arc<dyn Sink>>,
+    /// What must hold before streaming (slot, publications, table).
+    verify: Target,
+    heartbeat: Option<Duration>,
 }
 
 /// Connection settings from the `[source]` section (password from file/env applied).
@@ -63,6 +87,35 @@ pub fn capture_config(cfg: &Config) -> CaptureConfig {
 /// Enrichment runs for the portal profile unless `capture.enrich = false`.
 pub fn enrichment_enabled(cfg: &Config) -> bool {
     cfg.capture.enrich && cfg.capture.profile == ProfileName::Portal
+}
+
+/// What the configuration asks the database to provide: verified at start-up and by
+/// `outbox-relay check`.
+pub fn verify_target(cfg: &Config) -> Target {
+    let table =
+        (cfg.capture.profile != ProfileName::LogicalMessage).then(|| cfg.capture.schema_table());
+    Target {
+        slot: cfg.source.slot.clone(),
+        publications: cfg.source.publication.to_vec(),
+        table,
+        plugin: "pgoutput".into(),
+        enrichment: enrichment_enabled(cfg).then(|| {
+            let catalog = relay_catalog::Catalog::portal();
+            EnrichmentTarget {
+                schema: cfg.capture.schema_table().0,
+                replica_identity_full: catalog
+                    .tables_to_capture_deletes()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+                readable: catalog
+                    .tables_read()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+            }
+        }),
+    }
 }
 
 /// Open every configured sink (brokers are connected and their streams verified).
@@ -102,136 +155,109 @@ impl Relay {
         let retry = p.retry()?;
         let mut pipeline = Pipeline::new(
             Capture::new(capture_config(cfg)),
-            sinks,
+            sinks.clone(),
             dead_letter,
             PipelineConfig {
                 max_inflight_events: p.max_inflight_events,
                 max_inflight_bytes: p.max_inflight_bytes,
                 retry,
                 drain_timeout: p.drain_timeout,
+                max_enrich_batches: cfg.capture.enrich_in_flight,
             },
         );
+        let telemetry = Arc::new(Telemetry::new(pipeline.metrics()));
+        pipeline = pipeline.with_observer(Arc::clone(&telemetry) as Arc<dyn Observer>);
         if enrichment_enabled(cfg) {
-            let lookup = conn.clone();
+            let lookup = match &cfg.source.lookup_url {
+                Some(url) => ConnectionSettings::from_url(url).context("source.lookup_url")?,
+                None => conn.clone(),
+            };
+            let limits = QueryLimits {
+                connect_timeout: cfg.capture.lookup_connect_timeout,
+                statement_timeout: cfg.capture.lookup_timeout,
+                lock_timeout: cfg.capture.lookup_lock_timeout,
+                ..QueryLimits::default()
+            };
             let connector: Connector = Arc::new(move || {
                 let lookup = lookup.clone();
-                Box::pin(async move { lookup.connect_query().await.map_err(|e| e.to_string()) })
+                Box::pin(async move {
+                    lookup
+                        .connect_query_limited(&limits)
+                        .await
+                        .map_err(|e| ConnectFailure {
+                            class: e.class(),
+                            message: error_chain(&e),
+                        })
+                })
             });
             pipeline = pipeline.with_enrichment(Arc::new(PortalEnrichStage::new(EnrichConfig {
                 connector,
                 delete_hold: cfg.capture.delete_hold,
+                delete_hold_transactions: cfg.capture.delete_hold_transactions,
                 batch: cfg.capture.enrich_batch,
                 source: cfg.capture.event_source.clone(),
                 schema: cfg.capture.schema_table().0,
                 retry,
+                tombstone_budget: cfg.capture.tombstone_budget,
+                spill_dir: cfg
+                    .capture
+                    .spill_dir
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir),
+                observer: Arc::clone(&telemetry) as Arc<dyn Observer>,
             })));
         }
         Ok(Self {
             conn,
             stream,
             pipeline,
+            telemetry,
+            state: StateCell::default(),
+            sinks,
+            verify: verify_target(cfg),
+            heartbeat: cfg.source.heartbeat,
         })
+    }
+
+    /// The metrics every stage reports into.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        Arc::clone(&self.telemetry)
+    }
+
+    /// The relay's state (streaming, standby, …).
+    pub fn state(&self) -> StateCell {
+        self.state.clone()
+    }
+
+    /// Serve `/metrics` and `/health/*` on `listen`; returns the bound address.
+    pub async fn serve_metrics(&self, listen: &str) -> anyhow::Result<std::net::SocketAddr> {
+        crate::telemetry::serve(listen, self.telemetry(), self.state(), self.sinks.clone())
+            .await
+            .with_context(|| format!("[metrics] listen = {listen:?}: cannot listen there"))
     }
 
     pub fn metrics(&self) -> Arc<Metrics> {
         self.pipeline.metrics()
     }
-
-    /// Run until `shutdown` becomes true (graceful: in-flight events drain and their
-    /// position is confirmed) or a non-retryable error.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let mut reconnect = reconnect_backoff().retry();
-        let mut waiting_for_slot = false;
-        loop {
-            if *shutdown.borrow() {
-                return Ok(());
-            }
-            let connected = tokio::select! {
-                r = PgSource::connect(&self.conn, &self.stream) => r,
-                _ = shutdown.wait_for(|s| *s) => return Ok(()),
-            };
-            let mut source = match connected {
-                Ok(source) => source,
-                Err(e @ SourceError::SlotInUse { .. }) => {
-                    if !waiting_for_slot {
-                        tracing::warn!(error = %e, "waiting for the slot to become free; retrying every few seconds");
-                        waiting_for_slot = true;
-                    } else {
-                        tracing::debug!(error = %e, "slot still in use");
-                    }
-                    sleep_or_shutdown(Duration::from_secs(2), &mut shutdown).await;
-                    continue;
-                }
-                Err(e) if e.is_retryable() => {
-                    let delay = reconnect.next_delay();
-                    tracing::warn!(error = %e, retry_in = ?delay, "cannot start replication; retrying");
-                    sleep_or_shutdown(delay, &mut shutdown).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!(
-                            "replication on {} slot \"{}\"",
-                            self.conn.display(),
-                            self.stream.slot
-                        )
-                    })
-                }
-            };
-            waiting_for_slot = false;
-            reconnect.reset();
-            tracing::info!(
-                database = %self.conn.display(),
-                slot = %self.stream.slot,
-                publications = ?self.stream.publications,
-                "streaming"
-            );
-            let mut stop = shutdown.clone();
-            let result = self
-                .pipeline
-                .run(&mut source, async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-            match result {
-                Ok(Exit::Shutdown) => {
-                    // Give the client one status interval to report the final position.
-                    tokio::time::sleep(self.stream.status_interval + Duration::from_millis(200))
-                        .await;
-                    source.close(Duration::from_secs(5)).await;
-                    tracing::info!(
-                        confirmed_lsn = %relay_contracts::format_lsn(self.metrics().confirmed_lsn.load(std::sync::atomic::Ordering::Relaxed)),
-                        "stopped"
-                    );
-                    return Ok(());
-                }
-                Ok(Exit::SourceEnded) => {
-                    let delay = reconnect.next_delay();
-                    tracing::warn!(retry_in = ?delay, "replication stream ended; reconnecting");
-                    sleep_or_shutdown(delay, &mut shutdown).await;
-                }
-                Err(e) if e.is_retryable() => {
-                    let delay = reconnect.next_delay();
-                    tracing::warn!(error = %e, retry_in = ?delay, "replication interrupted; reconnecting and replaying from the confirmed position");
-                    sleep_or_shutdown(delay, &mut shutdown).await;
-                }
-                Err(e) => {
-                    // Let the client report what was confirmed before the failure.
-                    tokio::time::sleep(self.stream.status_interval + Duration::from_millis(200))
-                        .await;
-                    source.close(Duration::from_secs(5)).await;
-                    return Err(fatal(e));
-                }
-            }
-        }
-    }
 }
 
-fn fatal(e: PipelineError) -> anyhow::Error {
+/// An error and its sources on one line (`a: b: c`).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+pub(crate) fn fatal(e: PipelineError) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
-async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
         _ = shutdown.wait_for(|s| *s) => {}
