@@ -16,7 +16,7 @@
 # The build needs sql/ (the binary embeds the DBA scripts for `outbox-relay demo`) and
 # every workspace member's manifest (crates/, tests/, benches/): .dockerignore keeps them.
 
-# The toolchain the project is tested with; the workspace needs rust >= 1.85.
+# The toolchain the project is tested with; the workspace needs rust >= 1.94.1 (the AWS SDK's).
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS build

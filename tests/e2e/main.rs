@@ -1,6 +1,7 @@
 //! End-to-end tests of the relay's spine against real PostgreSQL clusters (one per test).
 //! Run through `scripts/test.sh`, which installs and points at every service needed.
 
+mod azure;
 mod chaos;
 mod check;
 mod crash;
@@ -17,6 +18,7 @@ mod portal_v2;
 mod profiles;
 mod restart;
 mod schema_change;
+mod sqs;
 mod takeover;
 mod tls;
 mod webhook;

@@ -5,10 +5,13 @@
 //! Waiting is done by polling real state with a deadline (`wait_until`), never by sleeping
 //! for a fixed time and hoping.
 
+pub mod azure;
 pub mod events_diff;
+pub mod http;
 pub mod nats;
 pub mod proxy;
 pub mod real_portal;
+pub mod sqs;
 pub mod webhook;
 
 use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
@@ -452,6 +455,11 @@ pub struct RelayProcess {
 
 impl RelayProcess {
     pub fn spawn(args: &[&str], log: &Path) -> RelayProcess {
+        Self::spawn_with_env(args, log, &[])
+    }
+
+    /// [`RelayProcess::spawn`] with extra environment variables (e.g. AWS credentials).
+    pub fn spawn_with_env(args: &[&str], log: &Path, env: &[(String, String)]) -> RelayProcess {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -461,6 +469,7 @@ impl RelayProcess {
             .args(args)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -474,6 +483,11 @@ impl RelayProcess {
 
     pub fn run(config: &Path, log: &Path) -> RelayProcess {
         Self::spawn(&["run", "--config", config.to_str().unwrap()], log)
+    }
+
+    /// `run --config` with extra environment variables.
+    pub fn run_with_env(config: &Path, log: &Path, env: &[(String, String)]) -> RelayProcess {
+        Self::spawn_with_env(&["run", "--config", config.to_str().unwrap()], log, env)
     }
 
     pub fn pid(&self) -> u32 {
@@ -523,9 +537,15 @@ impl Drop for RelayProcess {
 
 /// Run the binary to completion (for `check`); returns (exit code, stdout, stderr).
 pub fn run_to_end(args: &[&str]) -> (i32, String, String) {
+    run_to_end_with_env(args, &[])
+}
+
+/// [`run_to_end`] with extra environment variables.
+pub fn run_to_end_with_env(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
     let out = Command::new(relay_binary())
         .args(args)
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run outbox-relay");
     (

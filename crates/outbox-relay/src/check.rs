@@ -1,38 +1,12 @@
-//! `outbox-relay check`: the preflight an operator runs before `run`.
+//! `outbox-relay check`: the preflight an operator runs before `run`: the database
+//! (relay-check), then every configured sink, built as `run` builds it and asked for its
+//! side-effect-free `probe()`.
 
 use relay_check::Finding;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::relay::{check_target, connection_settings};
-
-/// Each configured sink built and probed (nothing is sent): one finding per sink.
-pub async fn sink_findings(cfg: &Config) -> Vec<Finding> {
-    let mut out = Vec::with_capacity(cfg.sinks.len());
-    for s in &cfg.sinks {
-        let probed = match s.build().await {
-            Ok(sink) => sink.probe().await.map(|p| p.detail),
-            Err(e) => Err(e),
-        };
-        out.push(match probed {
-            Ok(detail) => Finding {
-                check: "sink",
-                ok: true,
-                message: format!("sink `{}`: {detail}", s.name()),
-                fix: None,
-            },
-            Err(e) => Finding {
-                check: "sink",
-                ok: false,
-                message: e.to_string(),
-                fix: Some(format!(
-                    "make the destination of sink `{}` reachable with the configured credentials (see the message)",
-                    s.name()
-                )),
-            },
-        });
-    }
-    out
-}
 
 /// Run every check; print one line per finding; `Ok(true)` when all passed.
 pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
@@ -50,6 +24,51 @@ pub async fn run(cfg: &Config) -> anyhow::Result<bool> {
     findings.extend(sink_findings(cfg).await);
     println!("{}", relay_check::render(&findings).trim_end());
     Ok(findings.iter().all(|f| f.ok))
+}
+
+/// How long building and probing one sink may take before it counts as failed.
+const SINK_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One finding per sink, for `check` and `status`: built the way `run` builds it
+/// (connect, verify the stream or queue), then probed; nothing is sent. Building may do
+/// what `run` does at start: open the file sink's file, create a NATS stream with
+/// `create_stream = true`.
+pub async fn sink_findings(cfg: &Config) -> Vec<Finding> {
+    let mut findings = Vec::with_capacity(cfg.sinks.len());
+    for sink in &cfg.sinks {
+        let name = sink.name().to_string();
+        let checked = tokio::time::timeout(SINK_CHECK_TIMEOUT, async {
+            let built = sink.build().await?;
+            built.probe().await
+        })
+        .await;
+        findings.push(match checked {
+            Ok(Ok(probe)) => Finding {
+                check: "sink",
+                ok: true,
+                message: format!("sink `{name}`: {}", probe.detail),
+                fix: None,
+            },
+            Ok(Err(e)) => Finding {
+                check: "sink",
+                ok: false,
+                message: e.to_string(),
+                fix: Some(format!(
+                    "make the destination of sink `{name}` reachable with the configured credentials (see the message)"
+                )),
+            },
+            Err(_) => Finding {
+                check: "sink",
+                ok: false,
+                message: format!(
+                    "sink `{name}`: no answer within {}s",
+                    SINK_CHECK_TIMEOUT.as_secs()
+                ),
+                fix: Some("is the destination reachable from here?".into()),
+            },
+        });
+    }
+    findings
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -153,7 +153,11 @@ fn config_path(c: &Command) -> Option<&PathBuf> {
 /// Logs go to stderr (stdout carries events for the stdout sink and command output).
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // The Azure SDK logs every failed HTTP response at info; the sink logs the
+        // classified reason itself.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,typespec_client_core=warn,azure_core=warn")
+        });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

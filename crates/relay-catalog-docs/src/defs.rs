@@ -312,22 +312,26 @@ pub(crate) fn defs() -> Map<String, Value> {
             vec![("id", id()), ("email", ns()), ("external_id", ns())],
         ),
     );
-    add(
-        "enrichment",
-        object(
-            "How complete the payload is. `complete`: everything the audit row names was found; `entity_not_found`: `missing` lists what was found neither by a lookup nor among captured deletes (the rest is still delivered); `not_looked_up`: a derived event built from captured rows only; `unknown_configuration_type`: everything was found, but a technical asset's configuration is of a type this relay does not know, so its fields are missing (`missing` has `configuration_type:<type>`); `unknown_audit_name`: see portal.unknown.v1.",
-            vec![
-                (
-                    "status",
-                    json!({ "enum": [STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_CONFIGURATION, STATUS_UNKNOWN_NAME] }),
-                ),
-                (
-                    "missing",
-                    json!({ "type": "array", "items": { "type": "string" }, "description": "`<entity>:<id>` (pairs as `<id>/<id>`)" }),
-                ),
-            ],
-        ),
+    let mut enrichment = object(
+        "How complete the payload is. `complete`: everything the audit row names was found; `entity_not_found`: `missing` lists what was found neither by a lookup nor among captured deletes (the rest is still delivered); `not_looked_up`: a derived event built from captured rows only; `unknown_configuration_type`: everything was found, but a technical asset's configuration is of a type this relay does not know, so its fields are missing (`missing` has `configuration_type:<type>`); `unknown_audit_name`: see portal.unknown.v1.",
+        vec![
+            (
+                "status",
+                json!({ "enum": [STATUS_COMPLETE, STATUS_NOT_FOUND, STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_CONFIGURATION, STATUS_UNKNOWN_NAME] }),
+            ),
+            (
+                "missing",
+                json!({ "type": "array", "items": { "type": "string" }, "description": "`<entity>:<id>` (pairs as `<id>/<id>`)" }),
+            ),
+        ],
     );
+    // Optional, so not in `required`: only a sink with `oversize = "trim"` adds it.
+    enrichment["properties"]["trimmed"] = json!({
+        "type": "array",
+        "items": { "type": "string" },
+        "description": "Present only when a sink had to drop parts of `data` to fit its size limit (`oversize = \"trim\"`): the dotted paths under `data` that were left out, e.g. `data_product.about`. Such an event lacks exactly those parts; look them up if needed.",
+    });
+    add("enrichment", enrichment);
     add(
         "derived",
         object(

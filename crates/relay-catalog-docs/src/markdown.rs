@@ -36,6 +36,9 @@ pub fn markdown() -> String {
          - `data.enrichment`: `{\"status\": \"complete\"}`, or `entity_not_found` with `missing`\n  \
            listing what was found neither by a lookup nor among captured deletes. Such events\n  \
            are delivered, never dropped.\n\
+         - `data.enrichment.trimmed` appears only when a sink configured with\n  \
+           `oversize = \"trim\"` had to leave parts of `data` out to fit its queue's size limit\n  \
+           (Azure Storage Queues: 64 KiB): it lists them (e.g. `data_product.about`).\n\
          - An audit name the catalog does not know becomes **`portal.unknown.v1`** carrying the\n  \
            audit row and `\"enrichment\": {\"status\": \"unknown_audit_name\"}`.\n\
          - Enum values (statuses, decisions, access types, scopes) are lower case, whatever\n  \

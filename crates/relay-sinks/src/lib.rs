@@ -16,25 +16,35 @@
 //! Webhooks signatures), and the dead-letter file.
 //!
 //! Shared pieces: [`tls`] (the rustls crypto provider and CA / client-certificate
-//! loading every TLS client here uses), the line writer behind `file`, `stdout` and the
-//! dead-letter file.
+//! loading every TLS client here uses), [`oversize`] (what a sink does with an event
+//! larger than its destination takes: dead-letter, or drop named parts of `data`), the
+//! line writer behind `file`, `stdout` and the dead-letter file.
 
+#[cfg(feature = "azure-queue")]
+pub mod azure_queue;
 pub mod dead_letter;
 pub mod file;
 mod line_writer;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod null;
+pub mod oversize;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 pub mod stdout;
 pub mod tls;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
+#[cfg(feature = "azure-queue")]
+pub use azure_queue::{AzureQueueConfig, AzureQueueSink};
 pub use dead_letter::{DeadLetter, DeadLetterConfig};
 pub use file::{FileConfig, FileSink};
 #[cfg(feature = "nats")]
 pub use nats::{NatsConfig, NatsSink};
 pub use null::{NullConfig, NullSink};
+#[cfg(feature = "sqs")]
+pub use sqs::{SqsConfig, SqsSink};
 pub use stdout::{StdoutConfig, StdoutSink};
 pub use tls::install_crypto_provider;
 #[cfg(feature = "webhook")]
@@ -93,6 +103,10 @@ sink_registry! {
     Nats(Box<NatsConfig>),
     #[cfg(feature = "webhook")]
     Webhook(Box<WebhookConfig>),
+    #[cfg(feature = "sqs")]
+    Sqs(Box<SqsConfig>),
+    #[cfg(feature = "azure-queue")]
+    AzureQueue(Box<AzureQueueConfig>),
 }
 
 impl SinkConfig {

@@ -84,6 +84,28 @@ fn the_compose_config_parses() {
 }
 
 #[test]
+#[cfg(all(feature = "sqs", feature = "azure-queue"))]
+fn the_compose_cloud_configs_parse() {
+    let text = include_str!("../../../../deploy/relay-sqs.toml");
+    let cfg = Config::parse(text, "deploy/relay-sqs.toml", &env).unwrap();
+    let SinkConfig::Sqs(s) = &cfg.sinks[0] else {
+        panic!("expected the sqs sink, got {:?}", cfg.sinks[0]);
+    };
+    assert!(s.is_fifo());
+    s.validate().unwrap();
+    let text = include_str!("../../../../deploy/relay-azure.toml");
+    let cfg = Config::parse(text, "deploy/relay-azure.toml", &env).unwrap();
+    match &cfg.sinks[0] {
+        SinkConfig::AzureQueue(a) => a.validate().unwrap(),
+        other => panic!("expected the azure-queue sink, got {other:?}"),
+    }
+    assert_ne!(
+        cfg.source.slot, "outbox_relay",
+        "each relay has its own slot"
+    );
+}
+
+#[test]
 fn nats_sink_keys_are_checked_too() {
     let text = CONTRACT.replace(
         "type = \"file\"\npath = \"/var/lib/outbox-relay/events.jsonl\"",

@@ -10,6 +10,7 @@ use anyhow::Context;
 use relay_capture::portal_v2::Facts;
 use relay_capture::{Capture, CaptureConfig, Profile};
 use relay_catalog::{ConnectFailure, Connector, EnrichConfig, PortalEnrichStage};
+use relay_check::Target;
 use relay_contracts::{Backoff, Classify, DeadLetterWriter, Observer, Sink};
 use relay_pipeline::{Metrics, Pipeline, PipelineConfig, PipelineError};
 use relay_source::{ConnectionSettings, QueryLimits, StreamSettings};
@@ -53,7 +54,7 @@ pub struct Relay {
     state: StateCell,
     sinks: Vec<Arc<dyn Sink>>,
     /// What must hold before streaming (slot, publications, table).
-    verify: relay_check::Target,
+    verify: Target,
     heartbeat: Option<Duration>,
 }
 
