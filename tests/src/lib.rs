@@ -555,22 +555,10 @@ pub fn run_to_end_with_env(args: &[&str], env: &[(String, String)]) -> (i32, Str
     )
 }
 
-/// A plain HTTP/1.1 GET on loopback (the relay's metrics listener): status and body,
-/// `None` when nothing answers.
+/// A GET on loopback (the relay's metrics listener): status and body, `None` when
+/// nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
+    http::request(port, "GET", path, &[], b"").map(|r| (r.status, r.text()))
 }
 
 /// The sum of a metric's samples in a Prometheus text exposition whose labels contain
