@@ -56,15 +56,22 @@ async fn main() {
                        'A product that is about to go', 'product-' || g, '{}', 'active'
                   FROM generate_series(1, {n}) g;
              INSERT INTO data_products(id, about, type_id, lifecycle_id, usage)
-                SELECT id, '# about', '{}', '{}', 'internal' FROM abstract_data_products;
-             SELECT pg_drop_replication_slot('outbox_relay');
-             SELECT pg_create_logical_replication_slot('bench_delete', 'pgoutput');",
+                SELECT id, '# about', '{}', '{}', 'internal' FROM abstract_data_products;",
             seed::DOMAIN,
             seed::PRODUCT_TYPE,
             seed::LIFECYCLE_DRAFT
         ))
         .await
         .expect("products");
+    // A slot is created in a transaction of its own (a multi-statement batch is one).
+    admin
+        .batch_execute("SELECT pg_drop_replication_slot('outbox_relay')")
+        .await
+        .expect("drop the setup's slot");
+    admin
+        .batch_execute("SELECT pg_create_logical_replication_slot('bench_delete', 'pgoutput')")
+        .await
+        .expect("the bench's slot, after the products");
     let before = lsn(&admin, "SELECT pg_current_wal_lsn()::text").await;
     eprintln!(
         "bench: one transaction deleting them ({} row deletes) …",

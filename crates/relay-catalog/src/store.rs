@@ -1,6 +1,7 @@
 //! What the lookups of one batch found, with the tombstones as fallback.
 
 use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::tombstones::{id_key, table_key, Row, Tombstones};
@@ -14,11 +15,18 @@ pub(crate) enum Source {
     Tombstone,
 }
 
+/// Canonical column value → ids of the live rows holding it.
+type ColumnIndex = HashMap<String, Vec<String>>;
+
 /// Live rows by table and id, and the tombstones to fall back on.
 #[derive(Debug)]
 pub(crate) struct Store<'t> {
     live: HashMap<String, BTreeMap<String, Row>>,
     tombstones: &'t Tombstones,
+    /// (table, column) → canonical value → ids of the live rows holding it: built on the
+    /// first [`Store::find`] by that column, so a batch's finds are lookups, not scans
+    /// of every row per record. Cleared by [`Store::put`].
+    index: RefCell<HashMap<(String, String), ColumnIndex>>,
 }
 
 impl<'t> Store<'t> {
@@ -26,11 +34,13 @@ impl<'t> Store<'t> {
         Self {
             live: HashMap::new(),
             tombstones,
+            index: RefCell::new(HashMap::new()),
         }
     }
 
     /// Add a looked-up row (keyed by its `id` column).
     pub(crate) fn put(&mut self, table: &str, row: Row) {
+        self.index.get_mut().clear();
         if let Some(id) = row.get("id").and_then(Value::as_str).map(id_key) {
             self.live
                 .entry(table_key(table))
@@ -60,18 +70,28 @@ impl<'t> Store<'t> {
         with_tombstones: bool,
     ) -> Vec<(&Row, Source)> {
         let table = table_key(table);
+        let keys: Vec<(&str, String)> = filters.iter().map(|(c, v)| (*c, id_key(v))).collect();
         let matches = |row: &Row| {
-            filters.iter().all(|(col, val)| {
+            keys.iter().all(|(col, key)| {
                 row.get(*col)
                     .and_then(Value::as_str)
-                    .is_some_and(|v| id_key(v) == id_key(val))
+                    .is_some_and(|v| same_id(v, key))
             })
         };
         let mut out: BTreeMap<String, (&Row, Source)> = BTreeMap::new();
         if let Some(rows) = self.live.get(&table) {
-            for (id, row) in rows {
-                if matches(row) {
-                    out.insert(id.clone(), (row, Source::Live));
+            match keys.first() {
+                Some((col, key)) => {
+                    for id in self.indexed(&table, col, rows, key) {
+                        if let Some(row) = rows.get(&id).filter(|r| matches(r)) {
+                            out.insert(id, (row, Source::Live));
+                        }
+                    }
+                }
+                None => {
+                    for (id, row) in rows {
+                        out.insert(id.clone(), (row, Source::Live));
+                    }
                 }
             }
         }
@@ -87,6 +107,30 @@ impl<'t> Store<'t> {
             }
         }
         out.into_values().collect()
+    }
+
+    /// Ids of the live rows of `table` whose `column` is `key`, from the index (built on
+    /// first use).
+    fn indexed(
+        &self,
+        table: &str,
+        column: &str,
+        rows: &BTreeMap<String, Row>,
+        key: &str,
+    ) -> Vec<String> {
+        let mut index = self.index.borrow_mut();
+        let by_value = index
+            .entry((table.to_string(), column.to_string()))
+            .or_insert_with(|| {
+                let mut m = ColumnIndex::new();
+                for (id, row) in rows {
+                    if let Some(v) = row.get(column).and_then(Value::as_str) {
+                        m.entry(id_key(v)).or_default().push(id.clone());
+                    }
+                }
+                m
+            });
+        by_value.get(key).cloned().unwrap_or_default()
     }
 
     /// Every row of `table` the batch knows: the live rows, then every tombstone of it.
@@ -160,9 +204,41 @@ pub(crate) fn time_value(row: Option<&Row>, column: &str) -> Value {
         .map_or(Value::Null, |s| Value::String(rfc3339(s)))
 }
 
+/// Whether `v` is the id whose canonical form is `key`, without allocating for the
+/// usual case (PostgreSQL prints canonical lower-case UUIDs).
+fn same_id(v: &str, key: &str) -> bool {
+    v == key || id_key(v) == key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(id: &str, owner: &str) -> Row {
+        let mut r = Row::new();
+        r.insert("id".into(), Value::String(id.into()));
+        r.insert("owner_id".into(), Value::String(owner.into()));
+        r
+    }
+
+    #[test]
+    fn find_by_column_uses_the_index_and_sees_later_rows() {
+        let t = Tombstones::new();
+        let mut store = Store::new(&t);
+        let (a, b) = (
+            "aaaaaaaa-0000-4000-8000-000000000001",
+            "bbbbbbbb-0000-4000-8000-000000000002",
+        );
+        store.put("datasets", row("11111111-0000-4000-8000-000000000001", a));
+        store.put("datasets", row("11111111-0000-4000-8000-000000000002", b));
+        let found = store.find("datasets", &[("owner_id", &a.to_uppercase())], false);
+        assert_eq!(found.len(), 1, "ids compare canonically");
+        store.put("datasets", row("11111111-0000-4000-8000-000000000003", a));
+        assert_eq!(store.find("datasets", &[("owner_id", a)], false).len(), 2);
+        assert!(store
+            .find("datasets", &[("owner_id", a), ("id", b)], false)
+            .is_empty());
+    }
 
     #[test]
     fn timestamps_become_rfc3339() {
