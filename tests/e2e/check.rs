@@ -59,40 +59,81 @@ async fn check_reports_missing_slot_publication_and_replication_privilege() {
         .unwrap();
     let (code, out) = check(&db);
     assert_ne!(code, 0, "{out}");
-    let fails = fail_lines(&out);
-    assert!(
-        fails
-            .iter()
-            .any(|l| l.contains("pg_create_logical_replication_slot('outbox_relay', 'pgoutput')")),
-        "slot line: {out}"
+    // One FAIL line per problem, each naming its check and carrying its fix.
+    assert_eq!(
+        failed_checks(&out),
+        [
+            "replication_role",
+            "slot",
+            "publication",
+            "replica_identity",
+            "lookup_privileges"
+        ],
+        "{out}"
     );
-    assert!(
-        fails.iter().any(|l| l.contains("CREATE PUBLICATION")),
-        "publication line: {out}"
+    assert_eq!(
+        fix_of(&out, "replication_role"),
+        r#"ALTER ROLE "outbox_relay" WITH REPLICATION;"#
     );
-    assert!(
-        fails.iter().any(|l| l.contains("WITH REPLICATION")),
-        "replication line: {out}"
+    assert_eq!(
+        fix_of(&out, "slot"),
+        "SELECT pg_create_logical_replication_slot('outbox_relay', 'pgoutput');"
     );
-    assert!(fails.len() >= 3, "one line per problem: {out}");
+    assert_eq!(
+        fix_of(&out, "publication"),
+        r#"CREATE PUBLICATION "outbox_relay" FOR TABLE "public"."events" WITH (publish = 'insert');"#
+    );
 
     // Fix each with the SQL printed, one at a time: each fix removes exactly its line.
     db.admin
-        .batch_execute("ALTER ROLE outbox_relay WITH REPLICATION")
+        .batch_execute(&fix_of(&out, "replication_role"))
         .await
         .unwrap();
     let (_, out) = check(&db);
-    assert!(
-        !fail_lines(&out)
-            .iter()
-            .any(|l| l.contains("WITH REPLICATION")),
+    assert_eq!(
+        failed_checks(&out),
+        [
+            "slot",
+            "publication",
+            "replica_identity",
+            "lookup_privileges"
+        ],
         "{out}"
     );
     db.admin.batch_execute(SQL_PUBLICATION).await.unwrap();
     db.admin.batch_execute(SQL_ENRICHMENT).await.unwrap();
+    let (_, out) = check(&db);
+    assert_eq!(failed_checks(&out), ["slot"], "{out}");
     db.admin.batch_execute(SQL_SLOT).await.unwrap();
     let (code, out) = check(&db);
     assert_eq!(code, 0, "{out}");
+    assert!(failed_checks(&out).is_empty(), "{out}");
+}
+
+/// The check names of the FAIL lines, in order; each FAIL line must carry one fix.
+fn failed_checks(out: &str) -> Vec<String> {
+    fail_lines(out)
+        .iter()
+        .map(|l| {
+            assert_eq!(l.matches(" — fix: ").count(), 1, "one fix per line: {l}");
+            l.trim_start_matches("FAIL")
+                .trim()
+                .split(':')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The fix printed on the FAIL line of `check`.
+fn fix_of(out: &str, check: &str) -> String {
+    let prefix = format!("FAIL {check}:");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no FAIL line for {check}: {out}"));
+    line.split(" — fix: ").nth(1).unwrap().trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -209,14 +209,19 @@ async fn a_missing_stream_is_one_clear_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_python_consumer_sees_each_aggregate_in_commit_order_despite_publish_timeouts() {
+async fn a_python_consumer_sees_each_aggregate_in_commit_order_despite_lost_publishes_acks_and_cuts(
+) {
     let nats = NatsServer::start();
-    let proxy = FaultProxy::start(nats.port).await;
+    // Between the relay and the server: stalls, cut connections, and publishes or acks
+    // lost on the way. Without the one-in-flight-per-aggregate rule, a retried event
+    // would land after a later one of its subject.
+    let proxy = FaultProxy::start_nats(nats.port, 11).await;
     let db = TestDb::start(Setup::default()).await;
     db.create_witness_slot().await;
     let cfg = db.config("relay", &nats_sink(&proxy.url(), "ack_timeout = \"500ms\""));
     let relay = RelayProcess::run(&cfg, &db.path("relay.log"));
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    proxy.drop_messages(0.03);
     for t in 0..200 {
         db.insert_events(5, 8, t * 5).await;
         if t % 40 == 10 {
@@ -225,7 +230,19 @@ async fn a_python_consumer_sees_each_aggregate_in_commit_order_despite_publish_t
             tokio::time::sleep(Duration::from_millis(rng.gen_range(800..1500))).await;
             proxy.resume();
         }
+        if t % 40 == 30 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            proxy.cut();
+        }
     }
+    proxy.drop_messages(0.0);
+    assert!(
+        proxy.dropped_publishes() > 0 && proxy.dropped_acks() > 0 && proxy.connections_cut() > 0,
+        "faults injected: {} publishes and {} acks dropped, {} connections cut",
+        proxy.dropped_publishes(),
+        proxy.dropped_acks(),
+        proxy.connections_cut()
+    );
     wait_until(
         Duration::from_secs(120),
         "1,000 events in the stream",

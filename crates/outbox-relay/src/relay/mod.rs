@@ -218,6 +218,7 @@ impl Relay {
                     .clone()
                     .unwrap_or_else(std::env::temp_dir),
                 observer: Arc::clone(&telemetry) as Arc<dyn Observer>,
+                connections: cfg.capture.enrich_in_flight,
             })));
         }
         Ok(Self {

@@ -21,6 +21,7 @@ use relay_contracts::{
     pg_micros_to_rfc3339, Classify, EnrichFailure, ErrorClass, Flushed, OutboundEvent, TxContext,
     UnitId,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -45,22 +46,26 @@ pub type Connector = Arc<
 /// replication connection, so a shutting-down server is not held up by it).
 const QUICK_ATTEMPTS: u32 = 3;
 
-/// One shared lookup connection, opened on first use and after a failure.
+/// The lookup connections, each opened on first use and again after a failure; a batch
+/// takes the next one round-robin, so batches in flight query side by side.
 pub(super) struct LookupConn {
     connector: Connector,
-    client: Mutex<Option<Arc<tokio_postgres::Client>>>,
+    clients: Vec<Mutex<Option<Arc<tokio_postgres::Client>>>>,
+    next: AtomicUsize,
 }
 
 impl LookupConn {
-    pub(super) fn new(connector: Connector) -> Self {
+    pub(super) fn new(connector: Connector, connections: usize) -> Self {
         Self {
             connector,
-            client: Mutex::new(None),
+            clients: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
         }
     }
 
     async fn client(&self) -> Result<Arc<tokio_postgres::Client>, ConnectFailure> {
-        let mut guard = self.client.lock().await;
+        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        let mut guard = self.clients[slot].lock().await;
         if let Some(c) = guard.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(c));
         }
@@ -70,9 +75,11 @@ impl LookupConn {
     }
 
     async fn drop_client(&self, failed: &Arc<tokio_postgres::Client>) {
-        let mut guard = self.client.lock().await;
-        if guard.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {
-            *guard = None;
+        for slot in &self.clients {
+            let mut guard = slot.lock().await;
+            if guard.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {
+                *guard = None;
+            }
         }
     }
 }

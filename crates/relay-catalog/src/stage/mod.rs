@@ -76,6 +76,9 @@ pub struct EnrichConfig {
     pub spill_dir: std::path::PathBuf,
     /// Where lookup timings are reported.
     pub observer: std::sync::Arc<dyn relay_contracts::Observer>,
+    /// Lookup connections: batches in flight at once each use their own, so their
+    /// lookups run side by side on the server (the pipeline's `enrich_in_flight`).
+    pub connections: usize,
 }
 
 /// The portal enrich stage: one [`EnrichSession`] per replication session.
@@ -126,7 +129,7 @@ impl Session {
     fn new(cfg: Arc<EnrichConfig>) -> Self {
         let catalog = Catalog::portal();
         Self {
-            conn: Arc::new(LookupConn::new(Arc::clone(&cfg.connector))),
+            conn: Arc::new(LookupConn::new(Arc::clone(&cfg.connector), cfg.connections)),
             holds: Holds::new(cfg.delete_hold_transactions, cfg.delete_hold),
             delete_tables: catalog
                 .tables_to_capture_deletes()
