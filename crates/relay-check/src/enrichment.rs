@@ -36,29 +36,11 @@ pub(crate) async fn check_enrichment(
                 "REPLICA IDENTITY is not FULL on {}: removal events would lack the deleted rows' last state",
                 not_full.join(", ")
             ),
-            not_full
-                .iter()
-                .map(|t| format!("ALTER TABLE {} REPLICA IDENTITY FULL;", quote_qualified(&e.schema, t)))
-                .collect::<Vec<_>>()
-                .join(" "),
+            replica_identity_full_sql(&e.schema, &not_full),
         )
     });
-    let rows = client
-        .query(
-            "SELECT t FROM unnest($2::text[]) AS t
-              WHERE to_regclass(quote_ident($1) || '.' || quote_ident(t)) IS NOT NULL
-                AND NOT has_table_privilege(to_regclass(quote_ident($1) || '.' || quote_ident(t)), 'SELECT')
-              ORDER BY 1",
-            &[&e.schema, &e.readable],
-        )
-        .await
-        .map_err(query_err(checks::LOOKUP_PRIVILEGES))?;
-    let unreadable: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    let role: String = client
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .map_err(query_err(checks::LOOKUP_PRIVILEGES))?
-        .get(0);
+    let (unreadable, role) =
+        unreadable_tables(client, &e.schema, &e.readable, checks::LOOKUP_PRIVILEGES).await?;
     findings.push(if unreadable.is_empty() {
         Finding::pass(
             checks::LOOKUP_PRIVILEGES,
@@ -84,4 +66,44 @@ pub(crate) async fn check_enrichment(
         )
     });
     Ok(())
+}
+
+/// The fix for tables without `REPLICA IDENTITY FULL`: one `ALTER TABLE` each.
+pub(crate) fn replica_identity_full_sql(schema: &str, tables: &[String]) -> String {
+    tables
+        .iter()
+        .map(|t| {
+            format!(
+                "ALTER TABLE {} REPLICA IDENTITY FULL;",
+                quote_qualified(schema, t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Which of `tables` (those that exist) the current role may not SELECT, and the role's
+/// name; errors are reported under `check`.
+pub(crate) async fn unreadable_tables(
+    client: &Client,
+    schema: &str,
+    tables: &[String],
+    check: &'static str,
+) -> Result<(Vec<String>, String), CheckError> {
+    let rows = client
+        .query(
+            "SELECT t FROM unnest($2::text[]) AS t
+              WHERE to_regclass(quote_ident($1) || '.' || quote_ident(t)) IS NOT NULL
+                AND NOT has_table_privilege(to_regclass(quote_ident($1) || '.' || quote_ident(t)), 'SELECT')
+              ORDER BY 1",
+            &[&schema, &tables],
+        )
+        .await
+        .map_err(query_err(check))?;
+    let role: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .map_err(query_err(check))?
+        .get(0);
+    Ok((rows.iter().map(|r| r.get(0)).collect(), role))
 }

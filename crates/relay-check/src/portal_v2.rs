@@ -5,6 +5,7 @@
 
 use tokio_postgres::Client;
 
+use crate::enrichment::{replica_identity_full_sql, unreadable_tables};
 use crate::{checks, query_err, quote_ident, quote_qualified, CheckError, Finding, PortalV2Target};
 
 const FIX_ALL: &str = "run sql/05_portal_v2.sql as the owner of the portal's tables, then recreate the slot (sql/04_slot.sql)";
@@ -110,29 +111,11 @@ pub(crate) async fn check_portal_v2(
                 "REPLICA IDENTITY is not FULL on {}: their deletes would lack the ids the events carry",
                 list(&not_full)
             ),
-            not_full
-                .iter()
-                .map(|n| format!("ALTER TABLE {} REPLICA IDENTITY FULL;", quote_qualified(&t.schema, n)))
-                .collect::<Vec<_>>()
-                .join(" "),
+            replica_identity_full_sql(&t.schema, &not_full),
         )
     });
-    let rows = client
-        .query(
-            "SELECT t FROM unnest($2::text[]) AS t
-              WHERE to_regclass(quote_ident($1) || '.' || quote_ident(t)) IS NOT NULL
-                AND NOT has_table_privilege(to_regclass(quote_ident($1) || '.' || quote_ident(t)), 'SELECT')
-              ORDER BY 1",
-            &[&t.schema, &t.readable],
-        )
-        .await
-        .map_err(query_err(checks::PORTAL_V2_PRIVILEGES))?;
-    let unreadable: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    let role: String = client
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .map_err(query_err(checks::PORTAL_V2_PRIVILEGES))?
-        .get(0);
+    let (unreadable, role) =
+        unreadable_tables(client, &t.schema, &t.readable, checks::PORTAL_V2_PRIVILEGES).await?;
     findings.push(if unreadable.is_empty() {
         Finding::pass(
             checks::PORTAL_V2_PRIVILEGES,
