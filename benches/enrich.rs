@@ -235,8 +235,11 @@ fn audit_row(g: usize) -> (&'static str, String, String, Option<String>, Option<
 async fn drain(db: &TestDb, slot: &str, enrich: bool, sink: Arc<dyn Sink>, rows: u64) -> Duration {
     let text = format!(
         "[source]\nurl = \"{}\"\nslot = \"{slot}\"\npublication = {PORTAL_PUBLICATIONS}\n\n\
-         [capture]\nenrich = {enrich}\n\n[[sinks]]\nname = \"x\"\ntype = \"null\"\n",
-        db.relay_url()
+         [capture]\nenrich = {enrich}\n{extra}\n[[sinks]]\nname = \"x\"\ntype = \"null\"\n",
+        db.relay_url(),
+        extra = std::env::var("BENCH_CAPTURE")
+            .unwrap_or_default()
+            .replace(';', "\n")
     );
     let cfg = Config::parse(&text, "bench", &|_| None).expect("config");
     let relay = Arc::new(Relay::with_sinks(&cfg, vec![sink]).expect("relay"));

@@ -221,7 +221,17 @@ impl RunState<'_> {
             return;
         };
         if enrich.has_pending() {
-            self.flushes.push_back(enrich.flush());
+            // A task of its own: building the events of a batch is CPU work, which must
+            // not run on the loop's task (it would serialise with reading and dispatch).
+            let job = AbortOnDrop(tokio::spawn(enrich.flush()));
+            self.flushes.push_back(Box::pin(async move {
+                job.await.unwrap_or_else(|e| {
+                    Err(relay_contracts::EnrichFailure {
+                        class: relay_contracts::ErrorClass::Retry,
+                        message: format!("an enrichment task ended abnormally: {e}"),
+                    })
+                })
+            }));
         }
     }
 
@@ -297,5 +307,26 @@ async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// A spawned enrichment job that is cancelled when the run ends (a dropped `JoinHandle`
+/// would let it run on, holding a lookup connection).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
