@@ -7,12 +7,18 @@
 //! only if that run's event says it could not see the entity
 //! (`data.enrichment.status` not `complete`); two different ids are always wrong.
 //! Descriptive values (names, configurations, roles, members, lists of linked assets, and
-//! the ids inside them) are the state at enrichment time, as `docs/catalog.md` documents
-//! ("`data` is the state at enrichment time (`enrichedat`)"), so they may differ; they are
-//! listed, not failed. `data.enrichment` and `data.state` describe the lookup.
+//! the ids inside them) may differ between runs only where the event marks them as read
+//! at enrichment time: `data.enrichment.read_at_enrichment`, a list of JSON Pointers
+//! (RFC 6901) relative to `data`, each covering the value it points at and everything
+//! below it (named ids excepted: a mark never makes them negotiable). `data.enrichment`
+//! itself and `data.state` (current / last known) describe the lookup, so they may
+//! differ; `enrichedat` is when the lookups ran.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Where an event lists what was read at enrichment time (under `data.enrichment`).
+pub const READ_AT_ENRICHMENT: &str = "read_at_enrichment";
 
 /// Envelope attributes that must be identical in every run.
 pub const STABLE_ATTRIBUTES: [&str; 8] = [
@@ -107,6 +113,25 @@ fn data_leaves(event: &Value) -> BTreeMap<String, Leaf> {
     out
 }
 
+/// The pointers an event marks as read at enrichment time.
+pub fn marks(event: &Value) -> Vec<String> {
+    event["data"]["enrichment"][READ_AT_ENRICHMENT]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn covered(ptr: &str, marks: &[String]) -> bool {
+    marks
+        .iter()
+        .any(|m| ptr == m || ptr.starts_with(&format!("{m}/")) || m.is_empty())
+}
+
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 90 {
@@ -145,7 +170,23 @@ pub fn label(e: &Value) -> String {
 /// Every difference between two runs' events that timing must not cause. `a` and `b`
 /// name the runs in the messages.
 pub fn compare_runs(a_name: &str, a: &[Value], b_name: &str, b: &[Value]) -> Vec<String> {
+    diff_runs(a_name, a, b_name, b).problems
+}
+
+/// What comparing two runs found.
+pub struct Diff {
+    /// Differences timing must not cause.
+    pub problems: Vec<String>,
+    /// Differences the events mark as read at enrichment time (allowed): one line per
+    /// event, naming the pointers.
+    pub marked: Vec<String>,
+}
+
+/// [`compare_runs`], with the allowed differences listed too (a test whose runs show none
+/// has not exercised the marks).
+pub fn diff_runs(a_name: &str, a: &[Value], b_name: &str, b: &[Value]) -> Diff {
     let mut problems = Vec::new();
+    let mut allowed = Vec::new();
     let index = |run: &[Value]| -> BTreeMap<String, Value> {
         run.iter()
             .map(|e| (e["id"].as_str().unwrap_or_default().to_string(), e.clone()))
@@ -175,8 +216,24 @@ pub fn compare_runs(a_name: &str, a: &[Value], b_name: &str, b: &[Value]) -> Vec
             }
         }
         let (la, lb) = (data_leaves(ea), data_leaves(eb));
+        let (ma, mb) = (marks(ea), marks(eb));
+        let named: BTreeSet<&String> = la
+            .iter()
+            .chain(lb.iter())
+            .filter(|(_, leaf)| leaf.named_id)
+            .map(|(ptr, _)| ptr)
+            .collect();
+        for ptr in named {
+            if ma.contains(ptr) || mb.contains(ptr) {
+                problems.push(format!(
+                    "{}: the id at {ptr} is marked as read at enrichment time",
+                    label(ea)
+                ));
+            }
+        }
         let pointers: BTreeSet<&String> = la.keys().chain(lb.keys()).collect();
-        let mut descriptive: BTreeSet<String> = BTreeSet::new();
+        let mut unmarked: BTreeSet<String> = BTreeSet::new();
+        let mut marked: BTreeSet<String> = BTreeSet::new();
         for ptr in pointers {
             let (va, vb) = (la.get(ptr), lb.get(ptr));
             if va.map(|l| &l.value) == vb.map(|l| &l.value) {
@@ -193,17 +250,25 @@ pub fn compare_runs(a_name: &str, a: &[Value], b_name: &str, b: &[Value]) -> Vec
                     show(va),
                     show(vb)
                 ));
+            } else if !named_id && !covered(ptr, &ma) && !covered(ptr, &mb) {
+                unmarked.insert(list_of(ptr));
             } else if !named_id {
-                descriptive.insert(list_of(ptr));
+                marked.insert(list_of(ptr));
             }
         }
-        if !descriptive.is_empty() {
-            // Allowed (read at enrichment time), shown so a reader sees what moved.
-            eprintln!(
-                "{}: state at enrichment time differs between {a_name} and {b_name} at {}",
+        if !marked.is_empty() {
+            allowed.push(format!(
+                "{}: read at enrichment time, differs at {}",
                 label(ea),
-                descriptive.into_iter().collect::<Vec<_>>().join(", ")
-            );
+                marked.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !unmarked.is_empty() {
+            problems.push(format!(
+                "{}: data differs between {a_name} and {b_name}, not marked as read at enrichment time, at {}",
+                label(ea),
+                unmarked.into_iter().collect::<Vec<_>>().join(", ")
+            ));
         }
     }
     let order = |run: &[Value]| -> HashMap<String, Vec<String>> {
@@ -228,7 +293,10 @@ pub fn compare_runs(a_name: &str, a: &[Value], b_name: &str, b: &[Value]) -> Vec
             ));
         }
     }
-    problems
+    Diff {
+        problems,
+        marked: allowed,
+    }
 }
 
 /// Entities whose removal must be announced once at most (per run): data products,
@@ -295,7 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn named_ids_must_match_descriptive_values_may_differ() {
+    fn descriptive_values_may_differ_only_where_marked() {
         let a = ev(
             "1",
             json!({"x": {"id": "e", "name": "A"}, "enrichment": {"status": "complete"}}),
@@ -305,10 +373,26 @@ mod tests {
             json!({"x": {"id": "e", "name": "B"}, "enrichment": {"status": "complete"}}),
         );
         assert!(is_named_id("/x/id") && !is_named_id("/x/role/id"));
-        assert!(compare_runs("a", std::slice::from_ref(&a), "b", &[b]).is_empty());
-        // An id differs: never allowed.
+        assert_eq!(
+            compare_runs("a", std::slice::from_ref(&a), "b", std::slice::from_ref(&b)).len(),
+            1
+        );
+        let mut marked = b;
+        marked["data"]["enrichment"][READ_AT_ENRICHMENT] = json!(["/x"]);
+        let d = diff_runs("a", std::slice::from_ref(&a), "b", &[marked]);
+        assert!(d.problems.is_empty());
+        assert_eq!(d.marked.len(), 1, "{:?}", d.marked);
+        // A mark that points at a named id is itself a problem.
+        let mut id_marked = a.clone();
+        id_marked["data"]["enrichment"][READ_AT_ENRICHMENT] = json!(["/x/id"]);
+        assert_eq!(
+            compare_runs("a", std::slice::from_ref(&a), "b", &[id_marked]).len(),
+            1
+        );
+        // An id differs: never allowed, marked or not.
         let mut other = a.clone();
         other["data"]["x"]["id"] = json!("f");
+        other["data"]["enrichment"][READ_AT_ENRICHMENT] = json!(["/x"]);
         assert_eq!(
             compare_runs("a", std::slice::from_ref(&a), "b", &[other]).len(),
             1
@@ -316,15 +400,8 @@ mod tests {
         // Null where the lookup could not see it, and said so: allowed.
         let mut unseen = a.clone();
         unseen["data"]["x"]["id"] = Value::Null;
-        unseen["data"]["enrichment"] = json!({"status": "entity_not_found"});
-        assert!(compare_runs("a", std::slice::from_ref(&a), "b", &[unseen]).is_empty());
-        // An event missing from one run, or another type: a problem each.
-        let mut typed = a.clone();
-        typed["type"] = json!("portal.x.removed.v1");
-        assert_eq!(
-            compare_runs("a", std::slice::from_ref(&a), "b", &[typed]).len(),
-            1
-        );
-        assert_eq!(compare_runs("a", &[a], "b", &[]).len(), 1);
+        unseen["data"]["enrichment"] =
+            json!({"status": "entity_not_found", READ_AT_ENRICHMENT: ["/x"]});
+        assert!(compare_runs("a", &[a], "b", &[unseen]).is_empty());
     }
 }

@@ -323,6 +323,14 @@ pub(crate) fn defs() -> Map<String, Value> {
                 "missing",
                 json!({ "type": "array", "items": { "type": "string" }, "description": "`<entity>:<id>` (pairs as `<id>/<id>`)" }),
             ),
+            (
+                "read_at_enrichment",
+                json!({
+                    "type": "array",
+                    "items": { "type": "string", "pattern": "^(/[^/]*)+$" },
+                    "description": "JSON Pointers (RFC 6901), relative to `data`, of the values a lookup read when the relay enriched the event (the state at enrichment time, which a relay catching up after downtime may see otherwise than one that kept up). A pointer covers everything below it; a null a lookup did not find is listed. Values from the audit row, the audit name or rows captured from the WAL are not listed, nor are the ids the audit row names.",
+                }),
+            ),
         ],
     );
     // Optional, so not in `required`: only a sink with `oversize = "trim"` adds it.

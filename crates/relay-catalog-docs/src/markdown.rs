@@ -36,6 +36,14 @@ pub fn markdown() -> String {
          - `data.enrichment`: `{\"status\": \"complete\"}`, or `entity_not_found` with `missing`\n  \
            listing what was found neither by a lookup nor among captured deletes. Such events\n  \
            are delivered, never dropped.\n\
+         - `data.enrichment.read_at_enrichment` lists, as JSON Pointers relative to `data`\n  \
+           (RFC 6901, e.g. `/access/consumer/name`), every value a lookup read when the relay\n  \
+           enriched: those may differ between a relay that kept up and one that caught up\n  \
+           later. A pointer covers everything below it (a list of members or linked assets is\n  \
+           one pointer); a `null` a lookup did not find is listed too. Everything else in\n  \
+           `data` comes from the audit row, from the audit name, or from rows captured from\n  \
+           the WAL, and is the same whatever the timing. The ids the audit row names, the\n  \
+           `type` and the `subject` are never listed.\n\
          - `data.enrichment.trimmed` appears only when a sink configured with\n  \
            `oversize = \"trim\"` had to leave parts of `data` out to fit its queue's size limit\n  \
            (Azure Storage Queues: 64 KiB): it lists them (e.g. `data_product.about`).\n\
@@ -202,8 +210,9 @@ fn identity_section(catalog: &Catalog) -> String {
          its commit — never from what a lookup finds later, so a relay that keeps up and one\n\
          that catches up after downtime send the same ids, types, subjects and named ids.\n\
          Descriptive data (names, configurations, members) is looked up when the relay\n\
-         enriches (`data.state = current`, `enrichedat`), or is the row's last state from its\n\
-         WAL delete (`last_known`). A captured delete waits for its audit row for\n\
+         enriches (`data.state = current`, `enrichedat`; each such value is listed in\n\
+         `data.enrichment.read_at_enrichment`), or is the row's last state from its WAL delete\n\
+         (`last_known`, not listed). A captured delete waits for its audit row for\n\
          `capture.delete_hold_transactions` transactions read past it (a WAL position, not a\n\
          clock); only when the relay has read everything the server had does\n\
          `capture.delete_hold` (time) apply too.\n\n\

@@ -876,6 +876,22 @@ async fn product_deleted_with_children_from_captured_deletes() {
     assert_eq!(at(d, "data_product.name"), "Revenue");
     assert_eq!(at(d, "data_product.about"), "About revenue");
     assert_eq!(at(d, "data_product.domain.name"), "Finance");
+    // The product's own fields are its WAL delete's (not marked); the domain it pointed
+    // at still exists and was looked up (so were its type and lifecycle), and so were the
+    // actor and the member list.
+    assert_eq!(
+        at(d, "enrichment.read_at_enrichment"),
+        &json!([
+            "/actor/email",
+            "/actor/external_id",
+            "/data_product/domain/name",
+            "/data_product/lifecycle/name",
+            "/data_product/lifecycle/value",
+            "/data_product/members",
+            "/data_product/owners",
+            "/data_product/type/name"
+        ])
+    );
     assert_eq!(
         at(d, "data_product.owners.0.user.email"),
         "alice@example.com"
@@ -898,6 +914,8 @@ async fn product_deleted_with_children_from_captured_deletes() {
         assert!(env.get("auditname").is_none());
         assert_eq!(at(&ev.data, "derived.reason"), "data_product_removed");
         assert_eq!(at(&ev.data, "state"), "last_known");
+        // Built from captured rows only: nothing was read at enrichment time.
+        assert_eq!(at(&ev.data, "enrichment.read_at_enrichment"), &json!([]));
     }
     assert_eq!(offline[0].subject, "99999999-0000-4000-8000-000000000009");
     assert_eq!(at(&offline[0].data, "access.consumer.id"), C);
@@ -1075,10 +1093,28 @@ async fn unknown_names_and_missing_entities_are_delivered_with_a_marker() {
     assert_eq!(evs[1].event_type, "portal.data_product.updated.v1");
     assert_eq!(evs[1].subject, ghost);
     assert_eq!(at(&evs[1].data, "state"), "unknown");
+    assert_eq!(at(&evs[1].data, "enrichment.status"), "entity_not_found");
     assert_eq!(
-        at(&evs[1].data, "enrichment"),
-        &json!({"status": "entity_not_found", "missing": [format!("data_product:{ghost}")]})
+        at(&evs[1].data, "enrichment.missing"),
+        &json!([format!("data_product:{ghost}")])
     );
+    // What the lookup did not find is what it saw at enrichment time: marked, all but the
+    // id the audit row names.
+    let read = at(&evs[1].data, "enrichment.read_at_enrichment");
+    for ptr in [
+        "/data_product/name",
+        "/data_product/domain",
+        "/data_product/members",
+    ] {
+        assert!(
+            read.as_array().unwrap().contains(&json!(ptr)),
+            "{ptr} in {read}"
+        );
+    }
+    assert!(!read
+        .as_array()
+        .unwrap()
+        .contains(&json!("/data_product/id")));
 
     // Access to a port whose consumer does not exist: the port is still enriched.
     assert_eq!(evs[2].subject, format!("access:{ghost}:{D}"));

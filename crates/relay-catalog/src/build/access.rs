@@ -29,9 +29,22 @@ pub(super) fn access_event(
     out.state = link.map(|(_, s)| s);
     let link_key = format!("{}/{}", consumer.unwrap_or("?"), port.unwrap_or("?"));
     out.need(link.is_some(), "access", Some(&link_key));
-    let (consumer_v, consumer_src) = product_summary(store, consumer);
+    let at = format!("/{}", spec.entity.name());
+    let (consumer_v, consumer_src) = product_summary(
+        store,
+        consumer,
+        &mut out.read,
+        &format!("{at}/consumer"),
+        true,
+    );
     out.need(consumer_src.is_some(), "data_product", consumer);
-    let (port_v, port_src, _) = port_summary(store, port, None);
+    let (port_v, port_src, _) = port_summary(
+        store,
+        port,
+        None,
+        &mut out.read,
+        &format!("{at}/output_port"),
+    );
     out.need(port_src.is_some(), "output_port", port);
     let link_id = r
         .link
@@ -50,8 +63,11 @@ pub(super) fn access_event(
                     .unwrap_or("")
                     .cmp(text(b, "created_on").unwrap_or(""))
             })
-            .map(|(row, _)| row)
     });
+    let request_src = request.map(|(_, s)| s);
+    out.read
+        .fields(&at, request_src, &["justification", "validity"]);
+    let request = request.map(|(row, _)| row);
     let validity = request.map(|req| {
         json!({
             "access_duration_type": lower_value(Some(req), "access_duration_type"),
@@ -60,12 +76,17 @@ pub(super) fn access_event(
             "revoked_at": time_value(Some(req), "revoked_at"),
         })
     });
+    out.read.whole(&format!("{at}/technical_assets"));
     let assets = port.map_or_else(Vec::new, |p| {
         linked_assets(store, p, port_src == Some(Source::Tombstone))
     });
-    let status = spec
-        .implied_status
-        .map_or_else(|| lower_value(link.map(|(r, _)| r), "status"), |s| json!(s));
+    let status = match spec.implied_status {
+        Some(s) => json!(s),
+        None => {
+            out.read.fields(&at, out.state, &["status"]);
+            lower_value(link.map(|(r, _)| r), "status")
+        }
+    };
     let entity = json!({
         "id": link_id,
         "status": status,

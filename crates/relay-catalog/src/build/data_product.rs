@@ -20,6 +20,25 @@ pub(super) fn data_product_event(
     out.state = found.as_ref().map(|(_, s)| *s);
     out.need(found.is_some(), "data_product", id.as_deref());
     let row = found.as_ref().map(|(r, _)| r);
+    let at = format!("/{}", spec.entity.name());
+    let src = out.state;
+    out.read.fields(
+        &at,
+        src,
+        &[
+            "name",
+            "namespace",
+            "kind",
+            "status",
+            "description",
+            "about",
+            "usage",
+            "exploration_owner_id",
+        ],
+    );
+    // Members and owners are lists found by lookups (or among captured deletes).
+    out.read.whole(&format!("{at}/owners"));
+    out.read.whole(&format!("{at}/members"));
     let rows_of_deleted = out.state == Some(Source::Tombstone);
     let members: Vec<(Value, bool)> = id
         .as_deref()
@@ -47,16 +66,47 @@ pub(super) fn data_product_event(
         .filter(|(_, owner)| *owner)
         .map(|(m, _)| m.clone())
         .collect();
+    let lifecycle_at = format!("{at}/lifecycle");
+    if src != Some(Source::Tombstone) {
+        out.read.whole(&lifecycle_at);
+    }
     let lifecycle = row.and_then(|r| text(r, "lifecycle_id")).map(|lid| {
-        let l = store.get("data_product_lifecycles", lid).map(|(r, _)| r);
+        let l = store.get("data_product_lifecycles", lid);
+        if src == Some(Source::Tombstone) {
+            out.read
+                .fields(&lifecycle_at, l.map(|(_, s)| s), &["name", "value"]);
+        }
+        let l = l.map(|(r, _)| r);
         let value = l
             .and_then(|l| text(l, "value"))
             .and_then(|v| v.parse::<i64>().ok());
         json!({ "id": id_key(lid), "name": text_value(l, "name"), "value": value })
     });
-    let status = spec
-        .implied_status
-        .map_or_else(|| lower_value(row, "status"), |s| json!(s));
+    let status = match spec.implied_status {
+        Some(s) => {
+            out.read.unmark(&format!("{at}/status"));
+            json!(s)
+        }
+        None => lower_value(row, "status"),
+    };
+    let domain = row.and_then(|r| text(r, "domain_id"));
+    let domain = named(
+        store,
+        "domains",
+        domain,
+        &mut out.read,
+        &format!("{at}/domain"),
+        src,
+    );
+    let kind = row.and_then(|r| text(r, "type_id"));
+    let kind = named(
+        store,
+        "data_product_types",
+        kind,
+        &mut out.read,
+        &format!("{at}/type"),
+        src,
+    );
     let entity = json!({
         "id": id.clone(),
         "name": text_value(row, "name"),
@@ -66,8 +116,8 @@ pub(super) fn data_product_event(
         "description": text_value(row, "description"),
         "about": text_value(row, "about"),
         "usage": text_value(row, "usage"),
-        "domain": named(store, "domains", row.and_then(|r| text(r, "domain_id"))),
-        "type": named(store, "data_product_types", row.and_then(|r| text(r, "type_id"))),
+        "domain": domain,
+        "type": kind,
         "lifecycle": lifecycle,
         "exploration_owner_id": text_value(row, "owner_id"),
         "owners": owners,

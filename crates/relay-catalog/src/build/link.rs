@@ -29,12 +29,25 @@ pub(super) fn link_event(
     out.state = link.map(|(_, s)| s);
     let key = format!("{}/{}", asset.unwrap_or("?"), port.unwrap_or("?"));
     out.need(link.is_some(), "technical_asset_link", Some(&key));
+    let at = format!("/{}", spec.entity.name());
     let (asset_v, asset_src) = match asset {
-        Some(a) => asset_obj(store, a, None),
+        Some(a) => asset_obj(
+            store,
+            a,
+            None,
+            &mut out.read,
+            &format!("{at}/technical_asset"),
+        ),
         None => (Value::Null, None),
     };
     out.need(asset_src.is_some(), "technical_asset", asset);
-    let (port_v, port_src, _) = port_summary(store, port, None);
+    let (port_v, port_src, _) = port_summary(
+        store,
+        port,
+        None,
+        &mut out.read,
+        &format!("{at}/output_port"),
+    );
     out.need(port_src.is_some(), "output_port", port);
     let link_id = r
         .link

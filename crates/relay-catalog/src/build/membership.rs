@@ -33,8 +33,9 @@ pub(super) fn membership_event(
     out.state = row.map(|(_, s)| s);
     let key = format!("{}/{}", owner.unwrap_or("?"), user.unwrap_or("?"));
     out.need(row.is_some(), spec.entity.name(), Some(&key));
+    let at = format!("/{}", spec.entity.name());
     let (user_v, user_found) = match user {
-        Some(u) => user_obj(store, u),
+        Some(u) => user_obj(store, u, &mut out.read, &format!("{at}/user")),
         None => (Value::Null, false),
     };
     out.need(user_found, "user", user);
@@ -42,14 +43,32 @@ pub(super) fn membership_event(
         "id": row.and_then(|(m, _)| text(m, "id")).map(id_key),
         "status": spec.implied_status,
         "user": user_v,
-        "role": role_obj(store, row.and_then(|(m, _)| text(m, "role_id"))),
+        "role": role_obj(
+            store,
+            row.and_then(|(m, _)| text(m, "role_id")),
+            &mut out.read,
+            &format!("{at}/role"),
+            out.state,
+        ),
     });
     if on_product {
-        let (p, src) = product_summary(store, owner);
+        let (p, src) = product_summary(
+            store,
+            owner,
+            &mut out.read,
+            &format!("{at}/data_product"),
+            true,
+        );
         out.need(src.is_some(), "data_product", owner);
         entity["data_product"] = p;
     } else {
-        let (p, src, _) = port_summary(store, owner, None);
+        let (p, src, _) = port_summary(
+            store,
+            owner,
+            None,
+            &mut out.read,
+            &format!("{at}/output_port"),
+        );
         out.need(src.is_some(), "output_port", owner);
         entity["output_port"] = p;
     }

@@ -39,7 +39,7 @@ pub(crate) fn build(
     looked_up: bool,
 ) -> BusinessEvent {
     let r = refs(rec);
-    let mut out = Outcome::new();
+    let mut out = Outcome::new(looked_up);
     let (entity, subject) = match spec.entity {
         Entity::DataProduct => data_product_event(spec, &r, store, &mut out),
         Entity::OutputPort => output_port_event(spec, &r, store, &mut out),
@@ -62,7 +62,7 @@ pub(crate) fn build(
             .as_deref()
             .map_or(Value::Null, |t| json!(rfc3339(t))),
     );
-    data.insert("actor".into(), actor(store, &rec.actor_id));
+    data.insert("actor".into(), actor(store, &rec.actor_id, &mut out.read));
     if spec.entity == Entity::Access {
         let side = spec
             .orientation_for(r.subject, r.target)
@@ -86,9 +86,14 @@ pub(crate) fn build(
         (false, true) => STATUS_NOT_FOUND,
         (false, false) => STATUS_NOT_LOOKED_UP,
     };
+    let enriched = out.missing.is_empty();
     data.insert(
         "enrichment".into(),
-        json!({ "status": status, "missing": out.missing }),
+        json!({
+            "status": status,
+            "missing": out.missing,
+            "read_at_enrichment": out.read.into_value(),
+        }),
     );
     BusinessEvent {
         id: rec.id.clone(),
@@ -97,7 +102,7 @@ pub(crate) fn build(
         subject,
         audit_name: spec.audit_name().unwrap_or_default().to_string(),
         data: Value::Object(data),
-        enriched: out.missing.is_empty(),
+        enriched,
     }
 }
 
@@ -127,7 +132,7 @@ pub(crate) fn unknown(rec: &AuditRecord) -> BusinessEvent {
         audit_name: rec.name.clone(),
         data: json!({
             "audit": audit,
-            "enrichment": { "status": STATUS_UNKNOWN_NAME, "missing": [] },
+            "enrichment": { "status": STATUS_UNKNOWN_NAME, "missing": [], "read_at_enrichment": [] },
         }),
         enriched: false,
     }

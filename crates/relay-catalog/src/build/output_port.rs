@@ -15,13 +15,23 @@ pub(super) fn output_port_event(
     out: &mut Outcome,
 ) -> (Value, Option<String>) {
     let id = r.port.clone();
-    let (mut port, src, row) = port_summary(store, id.as_deref(), r.product.as_deref());
+    let at = format!("/{}", spec.entity.name());
+    let (mut port, src, row) = port_summary(
+        store,
+        id.as_deref(),
+        r.product.as_deref(),
+        &mut out.read,
+        &at,
+    );
     out.state = src;
     out.need(src.is_some(), "output_port", id.as_deref());
     if let Value::Object(obj) = &mut port {
         if let Some(s) = spec.implied_status {
             obj.insert("status".into(), json!(s));
+            out.read.unmark(&format!("{at}/status"));
         }
+        out.read.fields(&at, src, &["description"]);
+        out.read.whole(&format!("{at}/technical_assets"));
         obj.insert(
             "description".into(),
             text_value(row.as_ref(), "description"),

@@ -15,8 +15,9 @@ pub(super) fn technical_asset_event(
     out: &mut Outcome,
 ) -> (Value, Option<String>) {
     let id = r.asset.clone();
+    let at = format!("/{}", spec.entity.name());
     let (mut asset, src) = match id.as_deref() {
-        Some(a) => asset_obj(store, a, r.product.as_deref()),
+        Some(a) => asset_obj(store, a, r.product.as_deref(), &mut out.read, &at),
         None => (
             json!({
                 "id": null, "name": null, "namespace": null, "status": null, "platform": null,
@@ -32,6 +33,7 @@ pub(super) fn technical_asset_event(
     }
     if let (Some(s), Value::Object(obj)) = (spec.implied_status, &mut asset) {
         obj.insert("status".into(), json!(s));
+        out.read.unmark(&format!("{at}/status"));
     }
     (asset, id)
 }
