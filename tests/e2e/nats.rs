@@ -133,9 +133,25 @@ async fn a_ten_second_broker_outage_loses_nothing_and_holds_the_slot() {
         },
     )
     .await;
+    // The relay confirms what the broker acked, and stays up doing so: wait for the slot
+    // to reach the end, or for the relay to exit (an exited relay never confirms it).
+    let end = db.current_wal_lsn().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while relay_process_alive(&mut relay)
+        && db.confirmed_flush_lsn().await < end
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         relay_process_alive(&mut relay),
-        "recovered without a restart"
+        "recovered without a restart: the relay exited ({:?}) {}",
+        relay.exited(),
+        relay.log_text()
+    );
+    assert!(
+        db.confirmed_flush_lsn().await >= end,
+        "the slot confirmed everything after the outage"
     );
     let log = relay.log_text();
     assert!(log.contains("retrying"), "{log}");
