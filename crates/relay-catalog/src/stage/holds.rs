@@ -8,11 +8,17 @@
 //! more WAL to read, so a replay could not see the audit row sooner) does a hold also
 //! fall due after `max_age`, so an idle database does not pin its slot.
 
+use redb::{Builder, Database, Durability, ReadableTable, TableDefinition};
 use relay_contracts::UnitId;
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::tombstones::Deleted;
+
+/// About what one held entry costs in memory (the entry, its key, the maps' overhead):
+/// how many holds fit in the share of `capture.tombstone_budget` they may use.
+pub(super) const HOLD_BYTES: usize = 256;
 
 /// One held delete.
 #[derive(Debug, Clone)]
@@ -28,7 +34,9 @@ pub(super) struct Held {
     since: Instant,
 }
 
-/// The held deletes, oldest first.
+/// The held deletes, oldest first: the oldest `max_in_memory` in memory, the rest (a
+/// DELETE of a million rows holds a million) in a local file, moved up as the head
+/// drains. Every held entry in memory is older than every one in the file.
 #[derive(Debug)]
 pub(super) struct Holds {
     by_seq: BTreeMap<u64, Held>,
@@ -38,10 +46,19 @@ pub(super) struct Holds {
     txs: u64,
     max_transactions: u64,
     max_age: Duration,
+    max_in_memory: usize,
+    dir: PathBuf,
+    spill: Option<HoldSpill>,
 }
 
 impl Holds {
-    pub(super) fn new(max_transactions: u64, max_age: Duration) -> Self {
+    /// `max_in_memory` held entries at most in memory; more go to a file in `dir`.
+    pub(super) fn new(
+        max_transactions: u64,
+        max_age: Duration,
+        max_in_memory: usize,
+        dir: PathBuf,
+    ) -> Self {
         Self {
             by_seq: BTreeMap::new(),
             by_key: HashMap::new(),
@@ -49,53 +66,118 @@ impl Holds {
             txs: 0,
             max_transactions: max_transactions.max(1),
             max_age,
+            max_in_memory: max_in_memory.max(2),
+            dir,
+            spill: None,
         }
     }
 
-    /// Hold a delete (a second delete of the same row replaces the first hold, whose
-    /// unit is returned to be released).
+    /// Hold a delete. A second delete of the same row replaces the first hold: its unit
+    /// is returned when that hold was in memory; one in the file is dropped when the
+    /// file is next written.
     pub(super) fn hold(
         &mut self,
         unit: UnitId,
         table: &'static str,
         id: String,
         deleted: Deleted,
-    ) -> Option<UnitId> {
-        let replaced = self.release(table, &id);
+    ) -> Result<Option<UnitId>, String> {
+        let replaced = self
+            .by_key
+            .remove(&(table, id.clone()))
+            .and_then(|seq| self.by_seq.remove(&seq))
+            .map(|h| h.unit);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_key.insert((table, id.clone()), seq);
-        self.by_seq.insert(
+        let held = Held {
+            unit,
+            table,
+            id,
+            deleted,
             seq,
-            Held {
-                unit,
-                table,
-                id,
-                deleted,
-                seq,
-                at_tx: self.txs,
-                since: Instant::now(),
-            },
-        );
-        replaced
+            at_tx: self.txs,
+            since: Instant::now(),
+        };
+        let spilling = self.spill.as_ref().is_some_and(|s| s.len > 0);
+        if !spilling && self.by_seq.len() < self.max_in_memory {
+            self.keep(held);
+        } else {
+            if self.spill.is_none() {
+                tracing::info!(
+                    held = self.by_seq.len(),
+                    dir = %self.dir.display(),
+                    "held deletes exceed their share of capture.tombstone_budget; keeping further ones in a local file"
+                );
+                self.spill = Some(HoldSpill::open(&self.dir)?);
+            }
+            if let Some(s) = self.spill.as_mut() {
+                s.put(&held)?;
+            }
+        }
+        Ok(replaced)
     }
 
-    /// Hold again what [`Holds::take_due`] took, in its place and with its age.
-    pub(super) fn put_back(&mut self, h: Held) {
+    fn keep(&mut self, h: Held) {
         self.by_key.insert((h.table, h.id.clone()), h.seq);
         self.by_seq.insert(h.seq, h);
     }
 
+    /// Hold again what [`Holds::take_due`] took, in its place and with its age (older
+    /// than anything in the file, so it goes back to memory).
+    pub(super) fn put_back(&mut self, h: Held) {
+        self.keep(h);
+    }
+
     /// A record resolved this delete: stop holding it; returns its unit.
-    pub(super) fn release(&mut self, table: &str, id: &str) -> Option<UnitId> {
-        let key = (table_static(table)?, id.to_string());
-        let seq = self.by_key.remove(&key)?;
-        self.by_seq.remove(&seq).map(|h| h.unit)
+    #[cfg(test)]
+    pub(super) fn release(&mut self, table: &str, id: &str) -> Result<Option<UnitId>, String> {
+        Ok(self
+            .release_many(&[(table.to_string(), id.to_string())])?
+            .pop()
+            .flatten())
+    }
+
+    /// [`Holds::release`] of several deletes at once (one write to the file for all):
+    /// the unit of each, in order.
+    pub(super) fn release_many(
+        &mut self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<Option<UnitId>>, String> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut in_file = Vec::new();
+        for (i, (table, id)) in keys.iter().enumerate() {
+            let found = table_static(table).and_then(|t| {
+                let seq = self.by_key.remove(&(t, id.clone()))?;
+                self.by_seq.remove(&seq).map(|h| h.unit)
+            });
+            if found.is_none() {
+                if let Some(t) = table_static(table) {
+                    in_file.push((i, t, id.as_str()));
+                }
+            }
+            out.push(found);
+        }
+        if let Some(s) = self.spill.as_mut().filter(|s| s.len > 0) {
+            if !in_file.is_empty() {
+                let units = s.remove_many(in_file.iter().map(|(_, t, id)| (*t, *id)))?;
+                for ((i, _, _), unit) in in_file.iter().zip(units) {
+                    out[*i] = unit;
+                }
+            }
+        }
+        Ok(out)
     }
 
     #[cfg(test)]
-    pub(super) fn is_held(&self, table: &str, id: &str) -> bool {
-        table_static(table).is_some_and(|t| self.by_key.contains_key(&(t, id.to_string())))
+    pub(super) fn is_held(&mut self, table: &str, id: &str) -> bool {
+        let Some(t) = table_static(table) else {
+            return false;
+        };
+        self.by_key.contains_key(&(t, id.to_string()))
+            || self
+                .spill
+                .as_mut()
+                .is_some_and(|s| s.seq_of(t, id).unwrap_or(None).is_some())
     }
 
     /// One more transaction was read.
@@ -108,20 +190,47 @@ impl Holds {
             || (caught_up && now.duration_since(h.since) >= self.max_age)
     }
 
+    /// Move the oldest held entries of the file up when memory has room for them.
+    fn refill(&mut self) -> Result<(), String> {
+        let room = self.max_in_memory.saturating_sub(self.by_seq.len());
+        if room < self.max_in_memory / 2 {
+            return Ok(());
+        }
+        let Some(s) = self.spill.as_mut().filter(|s| s.len > 0) else {
+            return Ok(());
+        };
+        for h in s.take_oldest(room)? {
+            self.keep(h);
+        }
+        Ok(())
+    }
+
     /// Whether the oldest hold is due (holds age in capture order, so it is the first).
     pub(super) fn has_due(&self, now: Instant, caught_up: bool) -> bool {
-        self.by_seq
-            .values()
-            .next()
-            .is_some_and(|h| self.due(h, now, caught_up))
+        let oldest = match self.by_seq.values().next() {
+            Some(h) => Some(h.clone()),
+            None => self.spill.as_ref().and_then(|s| s.oldest.clone()),
+        };
+        oldest.is_some_and(|h| self.due(&h, now, caught_up))
     }
 
     /// Take up to `limit` due holds, oldest first. The holds of one transaction fall
     /// due with its first (a product's children are held a moment before it, yet its
     /// removal accounts for them), so a chunk never stops between them for want of age.
-    pub(super) fn take_due(&mut self, now: Instant, caught_up: bool, limit: usize) -> Vec<Held> {
+    pub(super) fn take_due(
+        &mut self,
+        now: Instant,
+        caught_up: bool,
+        limit: usize,
+    ) -> Result<Vec<Held>, String> {
         let mut out: Vec<Held> = Vec::new();
-        while let Some((&seq, h)) = self.by_seq.iter().next() {
+        loop {
+            if self.by_seq.is_empty() {
+                self.refill()?;
+            }
+            let Some((&seq, h)) = self.by_seq.iter().next() else {
+                break;
+            };
             let same_tx = out.last().is_some_and(|last| {
                 last.deleted.commit_lsn != 0 && last.deleted.commit_lsn == h.deleted.commit_lsn
             });
@@ -133,11 +242,283 @@ impl Holds {
                 out.push(h);
             }
         }
-        out
+        Ok(out)
+    }
+
+    /// About what the held entries in memory cost (never much more than their share of
+    /// the budget: `max_in_memory` plus a chunk put back).
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.by_seq.len() * HOLD_BYTES
     }
 
     pub(super) fn len(&self) -> usize {
-        self.by_seq.len()
+        self.by_seq.len() + self.spill.as_ref().map_or(0, |s| s.len)
+    }
+
+    /// Held entries kept in the file.
+    #[cfg(test)]
+    pub(super) fn spilled(&self) -> usize {
+        self.spill.as_ref().map_or(0, |s| s.len)
+    }
+}
+
+/// seq (big-endian) → the held entry.
+const HELD: TableDefinition<u64, &[u8]> = TableDefinition::new("held");
+/// `table<US>id` → seq.
+const HELD_KEYS: TableDefinition<&str, u64> = TableDefinition::new("held_keys");
+const CACHE_BYTES: usize = 2 << 20;
+
+/// Held entries past the in-memory limit, in an embedded `redb` file (as the tombstone
+/// spill, and deleted with the session; a restart replays the slot).
+struct HoldSpill {
+    db: Database,
+    path: PathBuf,
+    /// When the session's clock started: held entries in the file keep their age as
+    /// milliseconds since.
+    epoch: Instant,
+    /// Entries in the file, with `pending`.
+    len: usize,
+    /// A copy of the oldest entry in the file (for `has_due` without a read).
+    oldest: Option<Held>,
+    /// The newest entries, written in one transaction when there are `FLUSH_AT` or
+    /// before any read.
+    pending: Vec<Held>,
+}
+
+const FLUSH_AT: usize = 2048;
+
+impl std::fmt::Debug for HoldSpill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HoldSpill")
+            .field("path", &self.path)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Drop for HoldSpill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    format!("held-delete spill file: {e}")
+}
+
+fn key(table: &str, id: &str) -> String {
+    format!("{table}\u{1f}{id}")
+}
+
+impl HoldSpill {
+    fn open(dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let path = dir.join(format!(
+            "outbox-relay-holds-{}-{}.redb",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        let db = Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(err)?;
+        let mut txn = db.begin_write().map_err(err)?;
+        txn.set_durability(Durability::None);
+        txn.open_table(HELD).map_err(err)?;
+        txn.open_table(HELD_KEYS).map_err(err)?;
+        txn.commit().map_err(err)?;
+        Ok(Self {
+            db,
+            path,
+            epoch: Instant::now(),
+            len: 0,
+            oldest: None,
+            pending: Vec::new(),
+        })
+    }
+
+    fn encode(&self, h: &Held) -> Vec<u8> {
+        let since = h.since.saturating_duration_since(self.epoch).as_millis() as u64;
+        let mut out = Vec::with_capacity(48 + h.table.len() + h.id.len());
+        for n in [
+            h.unit,
+            h.deleted.commit_lsn,
+            h.deleted.commit_time_micros as u64,
+            h.at_tx,
+            since,
+        ] {
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+        out.push(h.table.len() as u8);
+        out.extend_from_slice(h.table.as_bytes());
+        out.extend_from_slice(h.id.as_bytes());
+        out
+    }
+
+    fn decode(&self, seq: u64, b: &[u8]) -> Result<Held, String> {
+        let n = |i: usize| -> Result<u64, String> {
+            b.get(i * 8..i * 8 + 8)
+                .and_then(|s| s.try_into().ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| err("a truncated entry"))
+        };
+        let tlen = *b.get(40).ok_or_else(|| err("a truncated entry"))? as usize;
+        let table = b
+            .get(41..41 + tlen)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(table_static)
+            .ok_or_else(|| err("an entry of an unknown table"))?;
+        let id = b
+            .get(41 + tlen..)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .ok_or_else(|| err("an entry with a bad id"))?;
+        Ok(Held {
+            unit: n(0)?,
+            table,
+            id: id.to_string(),
+            deleted: Deleted {
+                commit_lsn: n(1)?,
+                commit_time_micros: n(2)? as i64,
+            },
+            seq,
+            at_tx: n(3)?,
+            since: self.epoch + Duration::from_millis(n(4)?),
+        })
+    }
+
+    fn put(&mut self, h: &Held) -> Result<(), String> {
+        if self.len == 0 {
+            self.oldest = Some(h.clone());
+        }
+        self.len += 1;
+        self.pending.push(h.clone());
+        if self.pending.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut superseded = 0usize;
+        let mut txn = self.db.begin_write().map_err(err)?;
+        txn.set_durability(Durability::None);
+        {
+            let mut held = txn.open_table(HELD).map_err(err)?;
+            let mut keys = txn.open_table(HELD_KEYS).map_err(err)?;
+            for h in std::mem::take(&mut self.pending) {
+                held.insert(h.seq, self.encode(&h).as_slice())
+                    .map_err(err)?;
+                let old = keys
+                    .insert(key(h.table, &h.id).as_str(), h.seq)
+                    .map_err(err)?
+                    .map(|g| g.value());
+                // The same row deleted twice (re-inserted in between): the later hold
+                // supersedes the earlier one.
+                if let Some(old) = old.filter(|o| *o != h.seq) {
+                    if held.remove(old).map_err(err)?.is_some() {
+                        superseded += 1;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(err)?;
+        if superseded > 0 {
+            tracing::debug!(superseded, "held deletes were superseded by later ones");
+            self.len = self.len.saturating_sub(superseded);
+            self.oldest = self.first()?;
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn seq_of(&mut self, table: &str, id: &str) -> Result<Option<u64>, String> {
+        self.flush()?;
+        let txn = self.db.begin_read().map_err(err)?;
+        let keys = txn.open_table(HELD_KEYS).map_err(err)?;
+        Ok(keys
+            .get(key(table, id).as_str())
+            .map_err(err)?
+            .map(|g| g.value()))
+    }
+
+    /// Remove these entries; the unit of each (`None`: not in the file).
+    fn remove_many<'k>(
+        &mut self,
+        keys: impl Iterator<Item = (&'static str, &'k str)>,
+    ) -> Result<Vec<Option<UnitId>>, String> {
+        self.flush()?;
+        let mut out = Vec::new();
+        let mut oldest_gone = false;
+        let mut txn = self.db.begin_write().map_err(err)?;
+        txn.set_durability(Durability::None);
+        {
+            let mut keys_t = txn.open_table(HELD_KEYS).map_err(err)?;
+            let mut held = txn.open_table(HELD).map_err(err)?;
+            for (table, id) in keys {
+                let seq = keys_t
+                    .remove(key(table, id).as_str())
+                    .map_err(err)?
+                    .map(|g| g.value());
+                let Some(seq) = seq else {
+                    out.push(None);
+                    continue;
+                };
+                let h = held
+                    .remove(seq)
+                    .map_err(err)?
+                    .map(|g| self.decode(seq, g.value()))
+                    .transpose()?;
+                if let Some(h) = &h {
+                    self.len = self.len.saturating_sub(1);
+                    oldest_gone |= self.oldest.as_ref().is_some_and(|o| o.seq == h.seq);
+                }
+                out.push(h.map(|h| h.unit));
+            }
+        }
+        txn.commit().map_err(err)?;
+        if oldest_gone {
+            self.oldest = self.first()?;
+        }
+        Ok(out)
+    }
+
+    fn first(&self) -> Result<Option<Held>, String> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let held = txn.open_table(HELD).map_err(err)?;
+        let first = held.first().map_err(err)?;
+        let out = match first {
+            Some((k, v)) => Some(self.decode(k.value(), v.value())?),
+            None => None,
+        };
+        Ok(out)
+    }
+
+    /// Remove and return the `n` oldest entries.
+    fn take_oldest(&mut self, n: usize) -> Result<Vec<Held>, String> {
+        self.flush()?;
+        let mut out = Vec::with_capacity(n.min(self.len));
+        let mut txn = self.db.begin_write().map_err(err)?;
+        txn.set_durability(Durability::None);
+        {
+            let mut held = txn.open_table(HELD).map_err(err)?;
+            let mut keys = txn.open_table(HELD_KEYS).map_err(err)?;
+            while out.len() < n {
+                let Some((k, v)) = held.pop_first().map_err(err)? else {
+                    break;
+                };
+                let h = self.decode(k.value(), v.value())?;
+                drop((k, v));
+                keys.remove(key(h.table, &h.id).as_str()).map_err(err)?;
+                out.push(h);
+            }
+        }
+        txn.commit().map_err(err)?;
+        self.len = self.len.saturating_sub(out.len());
+        self.oldest = self.first()?;
+        Ok(out)
     }
 }
 
@@ -154,10 +535,64 @@ fn table_static(table: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    fn tmp() -> PathBuf {
+        std::env::temp_dir().join(format!("holds-test-{}", std::process::id()))
+    }
+
+    #[test]
+    fn holds_past_the_memory_limit_go_to_a_file_and_answer_the_same() {
+        let mut h = Holds::new(1, Duration::from_secs(3600), 4, tmp());
+        let tx = |commit_lsn| Deleted {
+            commit_lsn,
+            ..Deleted::default()
+        };
+        // 5,000 deletes of 100-row transactions: 4 in memory, the rest in the file.
+        for i in 0..5000u64 {
+            h.hold(i / 100, "datasets", format!("d{i}"), tx(i / 100 + 1))
+                .unwrap();
+        }
+        assert_eq!(h.len(), 5000);
+        assert_eq!(h.spilled(), 4996);
+        assert!(h.by_seq.len() <= 4);
+        // Released from the file (and from memory) with their units.
+        let units = h
+            .release_many(&[
+                ("datasets".into(), "d0".into()),
+                ("datasets".into(), "d4321".into()),
+                ("datasets".into(), "nope".into()),
+            ])
+            .unwrap();
+        assert_eq!(units, [Some(0), Some(43), None]);
+        assert!(!h.is_held("datasets", "d4321") && h.is_held("datasets", "d4322"));
+        // Deleted again (re-inserted in between): the later hold replaces the earlier.
+        h.hold(77, "datasets", "d10".into(), tx(999)).unwrap();
+        assert!(h.is_held("datasets", "d10"));
+        assert_eq!(h.len(), 4998);
+        // Nothing is due before a transaction is read; then all of it, oldest first,
+        // in chunks, through memory.
+        assert!(!h.has_due(Instant::now(), false));
+        h.tick_transaction();
+        assert!(h.has_due(Instant::now(), false));
+        let mut seen = Vec::new();
+        loop {
+            let chunk = h.take_due(Instant::now(), false, 300).unwrap();
+            if chunk.is_empty() {
+                break;
+            }
+            assert!(chunk.len() <= 300, "the limit bounds a chunk");
+            seen.extend(chunk.into_iter().map(|c| (c.seq, c.id, c.unit)));
+        }
+        assert_eq!(seen.len(), 4998);
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "oldest first");
+        assert_eq!(seen.last().map(|l| (l.1.as_str(), l.2)), Some(("d10", 77)));
+        assert_eq!(h.len(), 0);
+    }
+
     #[test]
     fn holds_fall_due_by_transactions_read_and_by_time_only_when_caught_up() {
-        let mut h = Holds::new(2, Duration::ZERO);
-        h.hold(1, "datasets", "a".into(), Deleted::default());
+        let mut h = Holds::new(2, Duration::ZERO, 100, tmp());
+        h.hold(1, "datasets", "a".into(), Deleted::default())
+            .unwrap();
         let now = Instant::now();
         assert!(!h.has_due(now, false));
         h.tick_transaction();
@@ -165,43 +600,45 @@ mod tests {
         assert!(h.has_due(now, true), "caught up: the clock counts");
         h.tick_transaction();
         assert!(h.has_due(now, false), "two transactions read past it");
-        let due = h.take_due(now, false, 10);
+        let due = h.take_due(now, false, 10).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(h.len(), 0);
     }
 
     #[test]
     fn the_holds_of_one_transaction_fall_due_together() {
-        let mut h = Holds::new(100, Duration::from_millis(20));
+        let mut h = Holds::new(100, Duration::from_millis(20), 100, tmp());
         let tx = |commit_lsn| Deleted {
             commit_lsn,
             ..Deleted::default()
         };
-        h.hold(1, "input_ports", "link".into(), tx(10));
+        h.hold(1, "input_ports", "link".into(), tx(10)).unwrap();
         std::thread::sleep(Duration::from_millis(30));
-        h.hold(1, "abstract_data_products", "x".into(), tx(10));
-        h.hold(2, "datasets", "later".into(), tx(20));
+        h.hold(1, "abstract_data_products", "x".into(), tx(10))
+            .unwrap();
+        h.hold(2, "datasets", "later".into(), tx(20)).unwrap();
         let now = Instant::now();
         // Only the first is old enough, but its transaction's other hold comes with it;
         // the next transaction's does not.
-        let due = h.take_due(now, true, 10);
+        let due = h.take_due(now, true, 10).unwrap();
         let ids: Vec<&str> = due.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["link", "x"]);
         assert_eq!(h.len(), 1);
         // The limit still bounds a chunk.
-        h.hold(3, "datasets", "y".into(), tx(30));
-        h.hold(3, "datasets", "z".into(), tx(30));
+        h.hold(3, "datasets", "y".into(), tx(30)).unwrap();
+        h.hold(3, "datasets", "z".into(), tx(30)).unwrap();
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(h.take_due(Instant::now(), true, 2).len(), 2);
+        assert_eq!(h.take_due(Instant::now(), true, 2).unwrap().len(), 2);
         assert_eq!(h.len(), 1);
     }
 
     #[test]
     fn a_resolved_hold_is_released_once() {
-        let mut h = Holds::new(10, Duration::from_secs(60));
-        h.hold(7, "input_ports", "x".into(), Deleted::default());
+        let mut h = Holds::new(10, Duration::from_secs(60), 100, tmp());
+        h.hold(7, "input_ports", "x".into(), Deleted::default())
+            .unwrap();
         assert!(h.is_held("input_ports", "x"));
-        assert_eq!(h.release("input_ports", "x"), Some(7));
-        assert_eq!(h.release("input_ports", "x"), None);
+        assert_eq!(h.release("input_ports", "x").unwrap(), Some(7));
+        assert_eq!(h.release("input_ports", "x").unwrap(), None);
     }
 }

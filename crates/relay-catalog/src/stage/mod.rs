@@ -130,13 +130,23 @@ impl Session {
         let catalog = Catalog::portal();
         Self {
             conn: Arc::new(LookupConn::new(Arc::clone(&cfg.connector), cfg.connections)),
-            holds: Holds::new(cfg.delete_hold_transactions, cfg.delete_hold),
+            // The budget covers the rows (three quarters) and the held entries that
+            // point at them (a quarter); past either, they go to local files.
+            holds: Holds::new(
+                cfg.delete_hold_transactions,
+                cfg.delete_hold,
+                cfg.tombstone_budget / 4 / holds::HOLD_BYTES,
+                cfg.spill_dir.clone(),
+            ),
             delete_tables: catalog
                 .tables_to_capture_deletes()
                 .iter()
                 .copied()
                 .collect(),
-            tombstones: TombstoneStore::new(cfg.tombstone_budget, cfg.spill_dir.clone()),
+            tombstones: TombstoneStore::new(
+                cfg.tombstone_budget - cfg.tombstone_budget / 4,
+                cfg.spill_dir.clone(),
+            ),
             broken: None,
             links: Links::default(),
             pending: Vec::new(),
@@ -235,7 +245,8 @@ impl Session {
         let tombstones = self.tombstones.subset(roots, as_of, SUBSET_DEPTH)?;
         // The held deletes each record accounts for (deleted at or before its commit) are
         // released once its events are delivered; later batches no longer need them.
-        let mut releases = Vec::new();
+        let mut resolved: Vec<(String, String)> = Vec::new();
+        let mut resolvers: Vec<UnitId> = Vec::new();
         for (item, as_of) in &items {
             for (table, id) in resolved_tombstones(&item.record, &tombstones) {
                 let visible = tombstones
@@ -244,12 +255,18 @@ impl Session {
                 if !visible {
                     continue;
                 }
-                if let Some(held) = self.holds.release(&table, &id) {
-                    releases.push((held, item.unit));
-                }
                 self.tombstones.remove(&table, &id)?;
+                resolved.push((table, id));
+                resolvers.push(item.unit);
             }
         }
+        let releases: Vec<(UnitId, UnitId)> = self
+            .holds
+            .release_many(&resolved)?
+            .into_iter()
+            .zip(resolvers)
+            .filter_map(|(held, resolver)| Some((held?, resolver)))
+            .collect();
         Ok(Batch {
             items: items.into_iter().map(|(i, _)| i).collect(),
             tombstones,
@@ -401,13 +418,17 @@ impl EnrichSession for Session {
                 return false;
             }
         }
-        if let Some(replaced) = self.holds.hold(unit, table, id, deleted_by(tx)) {
+        match self.holds.hold(unit, table, id, deleted_by(tx)) {
             // The same row deleted twice (re-inserted in between): the first hold is
             // superseded; its unit must not wait for it any longer.
-            tracing::debug!(
+            Ok(Some(replaced)) => tracing::debug!(
                 unit = replaced,
                 "a held delete was superseded by a later one"
-            );
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                self.broken.get_or_insert(e);
+            }
         }
         true
     }
@@ -426,7 +447,13 @@ impl EnrichSession for Session {
     /// its own transaction deleted with it are accounted for by its records (cascades),
     /// never emitted on their own.
     fn expire_due(&mut self, unit: UnitId, now: Instant, caught_up: bool) -> Option<Queued> {
-        let due = self.holds.take_due(now, caught_up, self.cfg.batch.max(1));
+        let due = match self.holds.take_due(now, caught_up, self.cfg.batch.max(1)) {
+            Ok(due) => due,
+            Err(e) => {
+                self.broken.get_or_insert(e);
+                return None;
+            }
+        };
         let mut newly_held = false;
         let mut queued = false;
         // Rows a parent processed in this chunk accounts for.
@@ -539,7 +566,7 @@ impl EnrichSession for Session {
     fn holding(&self) -> Holding {
         Holding {
             deletes: self.holds.len() as u64,
-            bytes: self.tombstones.memory_bytes() as u64,
+            bytes: (self.tombstones.memory_bytes() + self.holds.memory_bytes()) as u64,
             spilled: self.tombstones.spilled_rows(),
         }
     }
