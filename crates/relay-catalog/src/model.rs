@@ -123,6 +123,42 @@ impl BusinessEvent {
         }
         env
     }
+
+    /// [`BusinessEvent::to_cloudevent`] encoded as JSON, without building the envelope
+    /// as a `Value` first (no copy of `data`): the same bytes, keys in the same
+    /// (sorted) order.
+    pub fn encode_cloudevent(&self, ctx: &EnvelopeContext<'_>) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Envelope<'a> {
+            #[serde(skip_serializing_if = "str::is_empty")]
+            auditname: &'a str,
+            commitlsn: String,
+            data: &'a Value,
+            datacontenttype: &'static str,
+            enrichedat: &'a str,
+            id: &'a str,
+            source: &'a str,
+            specversion: &'static str,
+            subject: &'a str,
+            time: &'a str,
+            #[serde(rename = "type")]
+            event_type: &'a str,
+        }
+        let env = Envelope {
+            auditname: &self.audit_name,
+            commitlsn: relay_contracts::format_lsn(ctx.commit_lsn),
+            data: &self.data,
+            datacontenttype: "application/json",
+            enrichedat: ctx.enriched_at,
+            id: &self.id,
+            source: ctx.source,
+            specversion: "1.0",
+            subject: &self.subject,
+            time: ctx.time,
+            event_type: &self.event_type,
+        };
+        serde_json::to_vec(&env).unwrap_or_default()
+    }
 }
 
 /// The entity ids an audit record names, by type.

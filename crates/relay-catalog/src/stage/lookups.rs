@@ -204,14 +204,14 @@ fn outbound(ev: BusinessEvent, tx: &TxContext, source: &str, enriched_at: &str) 
     } else {
         pg_micros_to_rfc3339(tx.commit_time_micros)
     };
-    let envelope = ev.to_cloudevent(&EnvelopeContext {
+    let body = ev.encode_cloudevent(&EnvelopeContext {
         source,
         time: &time,
         commit_lsn: tx.commit_lsn,
         enriched_at,
     });
     OutboundEvent {
-        body: serde_json::to_vec(&envelope).unwrap_or_default().into(),
+        body: body.into(),
         id: ev.id,
         aggregate: ev.subject,
         kind: ev.event_type,

@@ -191,12 +191,20 @@ fn schemas() -> &'static HashMap<String, jsonschema::Validator> {
 /// The event's CloudEvents envelope, validated against its type's JSON Schema.
 pub fn envelope(ev: &BusinessEvent) -> Value {
     let enriched_at = relay_catalog::now_rfc3339();
-    let env = ev.to_cloudevent(&EnvelopeContext {
+    let ctx = EnvelopeContext {
         source: "/data-product-portal",
         time: "2026-11-29T08:35:06.702113Z",
         commit_lsn: 0x1962F70,
         enriched_at: &enriched_at,
-    });
+    };
+    let env = ev.to_cloudevent(&ctx);
+    // What the relay sends is encoded without the Value: the same bytes.
+    assert_eq!(
+        String::from_utf8(ev.encode_cloudevent(&ctx)).unwrap(),
+        serde_json::to_string(&env).unwrap(),
+        "{}: the encoded envelope differs from the documented one",
+        ev.event_type
+    );
     let validator = schemas()
         .get(&ev.event_type)
         .unwrap_or_else(|| panic!("no JSON Schema for {}", ev.event_type));
