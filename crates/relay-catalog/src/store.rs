@@ -4,7 +4,7 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::tombstones::{id_key, table_key, Row, Tombstones};
+use crate::tombstones::{id_key, id_ref, table_key, table_ref, Row, Tombstones};
 
 /// Where a row came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,8 @@ pub(crate) struct Store<'t> {
     /// (table, column) → canonical value → ids of the live rows holding it: built on the
     /// first [`Store::find`] by that column, so a batch's finds are lookups, not scans
     /// of every row per record. Cleared by [`Store::put`].
-    index: RefCell<HashMap<(String, String), ColumnIndex>>,
+    /// A short list: a batch finds by a handful of columns.
+    index: RefCell<Vec<((String, String), ColumnIndex)>>,
 }
 
 impl<'t> Store<'t> {
@@ -34,7 +35,7 @@ impl<'t> Store<'t> {
         Self {
             live: HashMap::new(),
             tombstones,
-            index: RefCell::new(HashMap::new()),
+            index: RefCell::new(Vec::new()),
         }
     }
 
@@ -51,12 +52,12 @@ impl<'t> Store<'t> {
 
     /// The row of `table` with this id: live first, else the tombstone.
     pub(crate) fn get(&self, table: &str, id: &str) -> Option<(&Row, Source)> {
-        let (table, id) = (table_key(table), id_key(id));
-        if let Some(row) = self.live.get(&table).and_then(|t| t.get(&id)) {
+        let (table, id) = (table_ref(table), id_ref(id));
+        if let Some(row) = self.live.get(table).and_then(|t| t.get(id.as_ref())) {
             return Some((row, Source::Live));
         }
         self.tombstones
-            .get(&table, &id)
+            .get(table, &id)
             .map(|row| (row, Source::Tombstone))
     }
 
@@ -69,8 +70,9 @@ impl<'t> Store<'t> {
         filters: &[(&str, &str)],
         with_tombstones: bool,
     ) -> Vec<(&Row, Source)> {
-        let table = table_key(table);
-        let keys: Vec<(&str, String)> = filters.iter().map(|(c, v)| (*c, id_key(v))).collect();
+        let table = table_ref(table);
+        let keys: Vec<(&str, std::borrow::Cow<'_, str>)> =
+            filters.iter().map(|(c, v)| (*c, id_ref(v))).collect();
         let matches = |row: &Row| {
             keys.iter().all(|(col, key)| {
                 row.get(*col)
@@ -79,10 +81,10 @@ impl<'t> Store<'t> {
             })
         };
         let mut out: BTreeMap<String, (&Row, Source)> = BTreeMap::new();
-        if let Some(rows) = self.live.get(&table) {
+        if let Some(rows) = self.live.get(table) {
             match keys.first() {
                 Some((col, key)) => {
-                    for id in self.indexed(&table, col, rows, key) {
+                    for id in self.indexed(table, col, rows, key) {
                         if let Some(row) = rows.get(&id).filter(|r| matches(r)) {
                             out.insert(id, (row, Source::Live));
                         }
@@ -97,7 +99,7 @@ impl<'t> Store<'t> {
         }
         if with_tombstones {
             if let Some((col, val)) = filters.first() {
-                for row in self.tombstones.find_by(&table, col, val) {
+                for row in self.tombstones.find_by(table, col, val) {
                     if matches(row) {
                         if let Some(id) = row.get("id").and_then(Value::as_str) {
                             out.entry(id_key(id)).or_insert((row, Source::Tombstone));
@@ -119,18 +121,23 @@ impl<'t> Store<'t> {
         key: &str,
     ) -> Vec<String> {
         let mut index = self.index.borrow_mut();
-        let by_value = index
-            .entry((table.to_string(), column.to_string()))
-            .or_insert_with(|| {
+        let at = match index
+            .iter()
+            .position(|((t, c), _)| t == table && c == column)
+        {
+            Some(at) => at,
+            None => {
                 let mut m = ColumnIndex::new();
                 for (id, row) in rows {
                     if let Some(v) = row.get(column).and_then(Value::as_str) {
                         m.entry(id_key(v)).or_default().push(id.clone());
                     }
                 }
-                m
-            });
-        by_value.get(key).cloned().unwrap_or_default()
+                index.push(((table.to_string(), column.to_string()), m));
+                index.len() - 1
+            }
+        };
+        index[at].1.get(key).cloned().unwrap_or_default()
     }
 
     /// Every row of `table` the batch knows: the live rows, then every tombstone of it.

@@ -60,6 +60,30 @@ pub(crate) fn table_key(table: &str) -> String {
     t.trim_matches('"').to_string()
 }
 
+/// [`table_key`] without a copy.
+pub(crate) fn table_ref(table: &str) -> &str {
+    table
+        .strip_prefix("public.")
+        .unwrap_or(table)
+        .trim_matches('"')
+}
+
+/// [`id_key`], borrowed when `id` already is canonical (the usual case: ids come from
+/// PostgreSQL's own `uuid` output), so lookups by id do not allocate.
+pub(crate) fn id_ref(id: &str) -> std::borrow::Cow<'_, str> {
+    let b = id.as_bytes();
+    let canonical = b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        });
+    if canonical {
+        std::borrow::Cow::Borrowed(id)
+    } else {
+        std::borrow::Cow::Owned(id_key(id))
+    }
+}
+
 /// A canonical id: UUIDs in lowercase hyphenated form, anything else as given.
 pub(crate) fn id_key(id: &str) -> String {
     match uuid::Uuid::parse_str(id.trim()) {

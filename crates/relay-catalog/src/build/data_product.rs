@@ -19,7 +19,7 @@ pub(super) fn data_product_event(
     let found = id.as_deref().and_then(|id| product_row(store, id));
     out.state = found.as_ref().map(|(_, s)| *s);
     out.need(found.is_some(), "data_product", id.as_deref());
-    let row = found.as_ref().map(|(r, _)| r);
+    let row = found.as_ref().map(|(r, _)| r.as_ref());
     let at = format!("/{}", spec.entity.name());
     let src = out.state;
     out.read.fields(

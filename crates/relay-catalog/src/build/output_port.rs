@@ -32,10 +32,7 @@ pub(super) fn output_port_event(
         }
         out.read.fields(&at, src, &["description"]);
         out.read.whole(&format!("{at}/technical_assets"));
-        obj.insert(
-            "description".into(),
-            text_value(row.as_ref(), "description"),
-        );
+        obj.insert("description".into(), text_value(row, "description"));
         let assets = id.as_deref().map_or_else(Vec::new, |p| {
             linked_assets(store, p, src == Some(Source::Tombstone))
         });

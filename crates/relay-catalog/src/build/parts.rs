@@ -135,19 +135,24 @@ pub(super) fn actor(store: &Store<'_>, id: &str, read: &mut Read) -> Value {
 
 /// A data product row merged from `abstract_data_products`, `data_products` and
 /// `explorations` (a lookup joins them; tombstones are merged here).
-pub(super) fn product_row(store: &Store<'_>, id: &str) -> Option<(Row, Source)> {
+/// A live row is the lookup's own (no copy); a tombstone is merged into a new one.
+pub(super) fn product_row<'s>(
+    store: &'s Store<'_>,
+    id: &str,
+) -> Option<(std::borrow::Cow<'s, Row>, Source)> {
     let (base, src) = store.get("abstract_data_products", id)?;
+    if src == Source::Live {
+        return Some((std::borrow::Cow::Borrowed(base), src));
+    }
     let mut row = base.clone();
-    if src == Source::Tombstone {
-        for extra in ["data_products", "explorations"] {
-            if let Some((r, _)) = store.get(extra, id) {
-                for (k, v) in r {
-                    row.entry(k.clone()).or_insert_with(|| v.clone());
-                }
+    for extra in ["data_products", "explorations"] {
+        if let Some((r, _)) = store.get(extra, id) {
+            for (k, v) in r {
+                row.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
     }
-    Some((row, src))
+    Some((std::borrow::Cow::Owned(row), src))
 }
 
 pub(super) fn product_kind(row: Option<&Row>) -> Value {
@@ -181,7 +186,7 @@ pub(super) fn product_summary(
         found.as_ref().map(|(_, s)| *s),
         &["name", "namespace", "kind", "status"],
     );
-    let row = found.as_ref().map(|(r, _)| r);
+    let row = found.as_ref().map(|(r, _)| r.as_ref());
     (
         json!({
             "id": id_key(id),
@@ -291,20 +296,20 @@ pub(super) fn member(store: &Store<'_>, row: &Row) -> Value {
 
 /// An output port summary at `at` (its id named by the audit row): identity, access
 /// type, status and owning product (`owner_hint`: the product the audit row names).
-pub(super) fn port_summary(
-    store: &Store<'_>,
+pub(super) fn port_summary<'s>(
+    store: &'s Store<'_>,
     id: Option<&str>,
     owner_hint: Option<&str>,
     read: &mut Read,
     at: &str,
-) -> (Value, Option<Source>, Option<Row>) {
+) -> (Value, Option<Source>, Option<&'s Row>) {
     let Some(id) = id else {
         return (Value::Null, None, None);
     };
-    let found = store.get("datasets", id).map(|(r, s)| (r.clone(), s));
-    let src = found.as_ref().map(|(_, s)| *s);
+    let found = store.get("datasets", id);
+    let src = found.map(|(_, s)| s);
     read.fields(at, src, &["name", "namespace", "access_type", "status"]);
-    let row = found.as_ref().map(|(r, _)| r);
+    let row = found.map(|(r, _)| r);
     // The product the audit row names wins: ids an event names come from the WAL.
     let owner = owner_hint.or_else(|| row.and_then(|r| text(r, "data_product_id")));
     let owner_from_wal = owner_hint.is_some() || src == Some(Source::Tombstone);
@@ -324,7 +329,7 @@ pub(super) fn port_summary(
         "status": lower_value(row, "status"),
         "data_product": data_product,
     });
-    (value, src, found.map(|(r, _)| r))
+    (value, src, row)
 }
 
 /// A technical asset's configuration at `at`, referenced by an asset row from `parent`:
