@@ -10,6 +10,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 use relay_contracts::Observer;
 use relay_pipeline::Metrics;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,41 @@ struct StateLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// Handles of a family's series by up to two label values, found by `&str` (no label
+/// strings built per event once a series exists; a handle is an `Arc`).
+struct Handles<M> {
+    map: std::sync::RwLock<HashMap<String, HashMap<String, M>>>,
+}
+
+impl<M: Clone> Handles<M> {
+    fn new() -> Self {
+        Self {
+            map: std::sync::RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, a: &str, b: &str, make: impl FnOnce() -> M) -> M {
+        if let Some(m) = self
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(a)
+            .and_then(|m| m.get(b))
+        {
+            return m.clone();
+        }
+        let m = make();
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(a.to_string())
+            .or_default()
+            .entry(b.to_string())
+            .or_insert(m)
+            .clone()
+    }
+}
+
 fn latency() -> Histogram {
     // 1 ms … ~33 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -71,6 +107,9 @@ pub struct Telemetry {
     held_spilled: Gauge,
     /// Written by the slot poller: the server's `pg_current_wal_lsn() - confirmed_flush_lsn`.
     server_lag_bytes: AtomicI64,
+    read_by_type: Handles<Counter>,
+    acked_by_pair: Handles<Counter>,
+    latency_by_sink: Handles<Histogram>,
 }
 
 fn gauge_u64(g: &Gauge, v: u64) {
@@ -101,6 +140,9 @@ impl Telemetry {
             held_bytes: Gauge::default(),
             held_spilled: Gauge::default(),
             server_lag_bytes: AtomicI64::new(-1),
+            read_by_type: Handles::new(),
+            acked_by_pair: Handles::new(),
+            latency_by_sink: Handles::new(),
             registry: Registry::default(),
         };
         r.register(
@@ -264,25 +306,39 @@ fn age_seconds(micros: i64) -> f64 {
 }
 
 impl Observer for Telemetry {
+    // The per-event calls go through `Handles` (read and delivered happen once per
+    // event); retries and dead letters are rare and use the families directly.
     fn event_read(&self, kind: &str) {
-        self.read
-            .get_or_create(&TypeLabels {
-                r#type: kind.to_string(),
+        self.read_by_type
+            .get(kind, "", || {
+                self.read
+                    .get_or_create(&TypeLabels {
+                        r#type: kind.to_string(),
+                    })
+                    .clone()
             })
             .inc();
     }
 
     fn delivered(&self, sink: &str, kind: &str, commit_to_ack: Option<Duration>) {
-        self.acked
-            .get_or_create(&SinkTypeLabels {
-                sink: sink.to_string(),
-                r#type: kind.to_string(),
+        self.acked_by_pair
+            .get(sink, kind, || {
+                self.acked
+                    .get_or_create(&SinkTypeLabels {
+                        sink: sink.to_string(),
+                        r#type: kind.to_string(),
+                    })
+                    .clone()
             })
             .inc();
         if let Some(d) = commit_to_ack {
-            self.commit_to_ack
-                .get_or_create(&SinkLabels {
-                    sink: sink.to_string(),
+            self.latency_by_sink
+                .get(sink, "", || {
+                    self.commit_to_ack
+                        .get_or_create(&SinkLabels {
+                            sink: sink.to_string(),
+                        })
+                        .clone()
                 })
                 .observe(d.as_secs_f64());
         }
@@ -314,6 +370,28 @@ impl Observer for Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_event_counters_count_every_event_in_its_own_series() {
+        let t = Telemetry::new(Arc::new(Metrics::default()));
+        for _ in 0..3 {
+            t.event_read("portal.a.v1");
+            t.delivered("s", "portal.a.v1", Some(Duration::from_millis(3)));
+        }
+        t.delivered("s", "portal.b.v1", None);
+        t.delivered("u", "portal.a.v1", Some(Duration::from_millis(3)));
+        let text = t.render();
+        for line in [
+            r#"outbox_relay_events_read_total{type="portal.a.v1"} 3"#,
+            r#"outbox_relay_events_acked_total{sink="s",type="portal.a.v1"} 3"#,
+            r#"outbox_relay_events_acked_total{sink="s",type="portal.b.v1"} 1"#,
+            r#"outbox_relay_events_acked_total{sink="u",type="portal.a.v1"} 1"#,
+            r#"outbox_relay_commit_to_ack_seconds_count{sink="s"} 3"#,
+            r#"outbox_relay_commit_to_ack_seconds_count{sink="u"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+    }
 
     /// The metric families the endpoint declares (`# TYPE` lines).
     fn declared() -> std::collections::BTreeSet<String> {
