@@ -283,6 +283,7 @@ struct HoldSpill {
     /// The newest entries, written in one transaction when there are `FLUSH_AT` or
     /// before any read.
     pending: Vec<Held>,
+    commits: u64,
 }
 
 const FLUSH_AT: usize = 2048;
@@ -334,6 +335,7 @@ impl HoldSpill {
             len: 0,
             oldest: None,
             pending: Vec::new(),
+            commits: 0,
         })
     }
 
@@ -404,7 +406,8 @@ impl HoldSpill {
         }
         let mut superseded = 0usize;
         let mut txn = self.db.begin_write().map_err(err)?;
-        txn.set_durability(Durability::None);
+        self.commits += 1;
+        txn.set_durability(super::spill::durability(self.commits));
         {
             let mut held = txn.open_table(HELD).map_err(err)?;
             let mut keys = txn.open_table(HELD_KEYS).map_err(err)?;
@@ -453,7 +456,8 @@ impl HoldSpill {
         let mut out = Vec::new();
         let mut oldest_gone = false;
         let mut txn = self.db.begin_write().map_err(err)?;
-        txn.set_durability(Durability::None);
+        self.commits += 1;
+        txn.set_durability(super::spill::durability(self.commits));
         {
             let mut keys_t = txn.open_table(HELD_KEYS).map_err(err)?;
             let mut held = txn.open_table(HELD).map_err(err)?;
@@ -501,7 +505,8 @@ impl HoldSpill {
         self.flush()?;
         let mut out = Vec::with_capacity(n.min(self.len));
         let mut txn = self.db.begin_write().map_err(err)?;
-        txn.set_durability(Durability::None);
+        self.commits += 1;
+        txn.set_durability(super::spill::durability(self.commits));
         {
             let mut held = txn.open_table(HELD).map_err(err)?;
             let mut keys = txn.open_table(HELD_KEYS).map_err(err)?;
@@ -586,6 +591,29 @@ mod tests {
         assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "oldest first");
         assert_eq!(seen.last().map(|l| (l.1.as_str(), l.2)), Some(("d10", 77)));
         assert_eq!(h.len(), 0);
+    }
+
+    #[test]
+    fn the_file_does_not_grow_with_every_hold_it_ever_had() {
+        let mut h = Holds::new(1, Duration::from_secs(3600), 2, tmp());
+        let mut sizes = Vec::new();
+        for round in 0..10u64 {
+            for i in 0..1500u64 {
+                let id = format!("r{round}-{i}");
+                h.hold(round, "datasets", id, Deleted::default()).unwrap();
+            }
+            h.tick_transaction();
+            while !h.take_due(Instant::now(), false, 1000).unwrap().is_empty() {}
+            assert_eq!(h.len(), 0);
+            let path = &h.spill.as_ref().unwrap().path;
+            sizes.push(std::fs::metadata(path).unwrap().len());
+        }
+        // Pages of drained entries are reused (an `Eventual` commit now and then frees
+        // them); with `None` only, the file grew by the first round's size every round.
+        assert!(
+            sizes[9] < 3 * sizes[0],
+            "spill file sizes by round: {sizes:?}"
+        );
     }
 
     #[test]

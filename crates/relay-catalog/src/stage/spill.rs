@@ -44,6 +44,7 @@ struct Spill {
     /// Tables with spilled rows (for "this id in any table").
     tables: BTreeSet<String>,
     rows: u64,
+    commits: u64,
 }
 
 impl Drop for Spill {
@@ -55,6 +56,19 @@ impl Drop for Spill {
 fn err(e: impl std::fmt::Display) -> String {
     format!("tombstone spill file: {e}")
 }
+
+/// No fsync for a file that dies with the session, except that redb frees the pages of
+/// removed entries only at a commit more durable than `None`: every `RECLAIM_EVERY`th
+/// commit is `Eventual`, so the file does not grow with every row it ever held.
+pub(super) fn durability(commit: u64) -> Durability {
+    if commit % RECLAIM_EVERY == 0 {
+        Durability::Eventual
+    } else {
+        Durability::None
+    }
+}
+
+const RECLAIM_EVERY: u64 = 16;
 
 /// The stored form of a row: the row, and the transaction that deleted it.
 fn encode(row: &Row, deleted: Deleted) -> Result<Vec<u8>, String> {
@@ -109,6 +123,7 @@ impl Spill {
             ops: Vec::new(),
             tables: BTreeSet::new(),
             rows: 0,
+            commits: 0,
         })
     }
 
@@ -117,7 +132,8 @@ impl Spill {
             return Ok(());
         }
         let mut txn = self.db.begin_write().map_err(err)?;
-        txn.set_durability(Durability::None);
+        self.commits += 1;
+        txn.set_durability(durability(self.commits));
         {
             let mut rows = txn.open_table(ROWS).map_err(err)?;
             let mut parents = txn.open_table(PARENTS).map_err(err)?;
