@@ -61,7 +61,7 @@ fn err(e: impl std::fmt::Display) -> String {
 /// removed entries only at a commit more durable than `None`: every `RECLAIM_EVERY`th
 /// commit is `Eventual`, so the file does not grow with every row it ever held.
 pub(super) fn durability(commit: u64) -> Durability {
-    if commit % RECLAIM_EVERY == 0 {
+    if commit.is_multiple_of(RECLAIM_EVERY) {
         Durability::Eventual
     } else {
         Durability::None
