@@ -15,75 +15,18 @@
 
 use bytes::Bytes;
 use outbox_relay_tests::webhook::{
-    fixture_dir, fixture_tls, standardwebhooks_python, Receiver, Recorded, Reply, Script,
+    fixture_dir, fixture_tls, standardwebhooks_python, Receiver, Recorded, Reply,
 };
 use outbox_relay_tests::*;
-use relay_contracts::{OutboundEvent, Outcome, Sink};
+use relay_contracts::{Outcome, Sink};
 use relay_sinks::webhook::Format;
 use relay_sinks::{WebhookConfig, WebhookSink};
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const SECRET_A: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const SECRET_B: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-
-fn setup() -> Setup {
-    Setup {
-        enrichment: false,
-        ..Setup::default()
-    }
-}
-
-/// `[capture]` without enrichment (raw audit events, id = the audit row's id), a short
-/// retry policy, and the given `[[sinks]]` sections.
-fn config(db: &TestDb, name: &str, sinks: &str, extra: &str) -> std::path::PathBuf {
-    db.config(
-        name,
-        &format!(
-            "[capture]\nenrich = false\n\n{sinks}\n[pipeline]\nretry_initial = \"20ms\"\nretry_max = \"200ms\"\n{extra}"
-        ),
-    )
-}
-
-fn webhook_sink(name: &str, url: &str, secret: &str, timeout: &str) -> String {
-    format!(
-        "[[sinks]]\nname = \"{name}\"\ntype = \"webhook\"\nurl = \"{url}\"\nsecret = {secret}\ntimeout = \"{timeout}\"\nmax_in_flight = 32\n\n"
-    )
-}
-
-/// `per_tx` audit rows in one transaction over `aggregates` subjects; every third row is
-/// a `dataset_updated` (the others `data_product_updated`).
-async fn insert_mixed(db: &TestDb, per_tx: i64, aggregates: i64, salt: i64) {
-    db.admin
-        .execute(
-            "INSERT INTO events(id, name, subject_type, subject_id, actor_id)
-             SELECT gen_random_uuid(),
-                    CASE WHEN (g + $3) % 3 = 0 THEN 'dataset_updated' ELSE 'data_product_updated' END,
-                    CASE WHEN (g + $3) % 3 = 0 THEN 'DATASET' ELSE 'DATA_PRODUCT' END,
-                    ('00000000-0000-4000-8000-' || lpad(((g + $3) % $2)::text, 12, '0'))::uuid,
-                    $1::text::uuid
-             FROM generate_series(1::bigint, $4::bigint) g",
-            &[&ACTOR, &aggregates, &salt, &per_tx],
-        )
-        .await
-        .unwrap();
-}
-
-async fn stop_gracefully(relay: &mut RelayProcess) {
-    relay.terminate();
-    wait_until(Duration::from_secs(60), "graceful exit on SIGTERM", || {
-        let exited = relay.exited();
-        async move { exited.is_some() }
-    })
-    .await;
-    assert!(relay.exited().unwrap().success(), "{}", relay.log_text());
-}
-
-fn ok_script() -> Script {
-    Arc::new(|_, _| Reply::ok())
-}
+mod support;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn five_thousand_events_through_503s_and_stalls_arrive_in_subject_order() {
@@ -214,38 +157,6 @@ async fn five_thousand_events_through_503s_and_stalls_arrive_in_subject_order() 
     )
     .await;
     stop_gracefully(&mut relay).await;
-}
-
-/// Verify each (secret, request) with the reference library; `Ok` or the error text.
-fn verify_with_python(cases: &[(&str, &Recorded)]) -> Vec<String> {
-    use base64::Engine;
-    let input: Vec<serde_json::Value> = cases
-        .iter()
-        .map(|(secret, r)| {
-            serde_json::json!({
-                "secret": secret,
-                "headers": r.headers,
-                "body_b64": base64::engine::general_purpose::STANDARD.encode(&r.body),
-            })
-        })
-        .collect();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("webhook/verify_signatures.py");
-    let mut child = std::process::Command::new(standardwebhooks_python())
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the standardwebhooks verifier");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -512,22 +423,6 @@ async fn an_endpoint_down_for_5s_holds_the_slot_and_loses_nothing() {
     );
     assert_eq!(up.delivered_ids(), all);
     stop_gracefully(&mut relay).await;
-}
-
-fn event(id: &str, kind: &str) -> Arc<OutboundEvent> {
-    let body = serde_json::json!({
-        "specversion": "1.0", "id": id, "source": "/test", "type": kind, "subject": "s1",
-        "time": "2026-01-01T00:00:00.000000Z", "datacontenttype": "application/json",
-        "commitlsn": "0/1", "data": { "id": "s1" }
-    });
-    Arc::new(OutboundEvent {
-        id: id.into(),
-        aggregate: "s1".into(),
-        kind: kind.into(),
-        route: "test".into(),
-        commit_lsn: 1,
-        body: Bytes::from(serde_json::to_vec(&body).unwrap()),
-    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
