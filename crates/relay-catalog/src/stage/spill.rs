@@ -99,24 +99,40 @@ fn index_keys(key: &str, row: &Row) -> Vec<String> {
         .collect()
 }
 
+/// A new spill file `outbox-relay-<kind>-<pid>-<uuid>.redb` in `dir` (made if missing)
+/// with a page cache of `cache_bytes`; `init` opens (so creates) its tables, so reads
+/// find them before the first write.
+pub(super) fn create_file(
+    dir: &std::path::Path,
+    kind: &str,
+    cache_bytes: usize,
+    init: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::TableError>,
+) -> Result<(Database, PathBuf), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{kind} spill file: {e}");
+    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    let path = dir.join(format!(
+        "outbox-relay-{kind}-{}-{}.redb",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ));
+    let db = Builder::new()
+        .set_cache_size(cache_bytes)
+        .create(&path)
+        .map_err(|e| fail(&e))?;
+    let mut txn = db.begin_write().map_err(|e| fail(&e))?;
+    txn.set_durability(Durability::None);
+    init(&txn).map_err(|e| fail(&e))?;
+    txn.commit().map_err(|e| fail(&e))?;
+    Ok((db, path))
+}
+
 impl Spill {
     fn open(dir: &std::path::Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let path = dir.join(format!(
-            "outbox-relay-tombstones-{}-{}.redb",
-            std::process::id(),
-            uuid::Uuid::new_v4()
-        ));
-        let db = Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(err)?;
-        let mut txn = db.begin_write().map_err(err)?;
-        txn.set_durability(Durability::None);
-        for t in [ROWS, PARENTS] {
-            txn.open_table(t).map_err(err)?;
-        }
-        txn.commit().map_err(err)?;
+        let (db, path) = create_file(dir, "tombstones", CACHE_BYTES, |txn| {
+            txn.open_table(ROWS)?;
+            txn.open_table(PARENTS)?;
+            Ok(())
+        })?;
         Ok(Self {
             db,
             path,

@@ -1,7 +1,7 @@
 //! Held entries past the in-memory limit of [`super::Holds`], in a local file: the tail
 //! of the queue of held deletes, oldest first, read back in chunks as the head drains.
 
-use redb::{Builder, Database, Durability, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 use relay_contracts::UnitId;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -60,21 +60,11 @@ fn key(table: &str, id: &str) -> String {
 
 impl HoldSpill {
     pub(super) fn open(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let path = dir.join(format!(
-            "outbox-relay-holds-{}-{}.redb",
-            std::process::id(),
-            uuid::Uuid::new_v4()
-        ));
-        let db = Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(err)?;
-        let mut txn = db.begin_write().map_err(err)?;
-        txn.set_durability(Durability::None);
-        txn.open_table(HELD).map_err(err)?;
-        txn.open_table(HELD_KEYS).map_err(err)?;
-        txn.commit().map_err(err)?;
+        let (db, path) = super::super::spill::create_file(dir, "holds", CACHE_BYTES, |txn| {
+            txn.open_table(HELD)?;
+            txn.open_table(HELD_KEYS)?;
+            Ok(())
+        })?;
         Ok(Self {
             db,
             path,
