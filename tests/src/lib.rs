@@ -350,6 +350,26 @@ pub struct Txn {
     pub ids: Vec<String>,
 }
 
+/// Run a venv's install script (it installs what is missing, then prints the venv's
+/// python as its last line) and return that python.
+pub fn venv_python(install_script: &str) -> String {
+    let out = Command::new("bash")
+        .arg(install_script)
+        .output()
+        .unwrap_or_else(|e| panic!("{install_script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub fn parse_lsn(s: &str) -> u64 {
     let (hi, lo) = s.split_once('/').expect("an LSN like 0/16B3748");
     (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()

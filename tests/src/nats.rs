@@ -158,21 +158,7 @@ pub type StallProxy = crate::proxy::FaultProxy;
 
 /// Python venv with nats-py and the CloudEvents SDK (tests/consumer/install.sh).
 pub fn consumer_python() -> String {
-    let out = std::process::Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/consumer/install.sh"))
-        .output()
-        .expect("tests/consumer/install.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string()
+    crate::venv_python(concat!(env!("CARGO_MANIFEST_DIR"), "/consumer/install.sh"))
 }
 
 /// Read the whole stream with the Python consumer (nats-py + CloudEvents SDK).

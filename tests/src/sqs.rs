@@ -158,21 +158,7 @@ impl Drop for Ministack {
 /// The venv with boto3, azure-storage-queue and the CloudEvents SDK
 /// (tests/cloud/install.sh).
 pub fn cloud_python() -> String {
-    let out = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/cloud/install.sh"))
-        .output()
-        .expect("tests/cloud/install.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string()
+    crate::venv_python(concat!(env!("CARGO_MANIFEST_DIR"), "/cloud/install.sh"))
 }
 
 /// Read the whole queue with boto3 (deleting what it read); the JSON of read_sqs.py.
