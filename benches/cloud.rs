@@ -20,14 +20,14 @@ use azure_storage_queue::models::{QueueClientSendMessageOptions, QueueMessage};
 use azure_storage_queue::{QueueClient, QueueClientOptions};
 use base64::Engine as _;
 use futures::stream::{FuturesUnordered, StreamExt};
-use outbox_relay::{Config, Relay};
+use outbox_relay::Config;
 use outbox_relay_tests::azure::Azurite;
+use outbox_relay_tests::bench::drain;
 use outbox_relay_tests::sqs::Ministack;
 use outbox_relay_tests::{connect, Setup, TestDb, ACTOR};
 use relay_contracts::Sink;
 use relay_sinks::azure_queue::sas::{self, AccountKey, QueueSas, DEVSTORE_ACCOUNT, DEVSTORE_KEY};
 use relay_sinks::{AzureQueueConfig, AzureQueueSink, SqsConfig, SqsSink};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -144,25 +144,9 @@ async fn relay_drain(n: u64, sink: Arc<dyn Sink>) -> Duration {
         &|_| None,
     )
     .unwrap();
-    let relay = Arc::new(Relay::with_sinks(&cfg, vec![sink]).unwrap());
-    let metrics = relay.metrics();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let start = Instant::now();
-    let runner = {
-        let relay = Arc::clone(&relay);
-        tokio::spawn(async move { relay.run(stop_rx).await })
-    };
-    while metrics.events_acked.load(Ordering::Relaxed) < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(900),
-            "relay did not drain"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let took = start.elapsed();
-    let _ = stop_tx.send(true);
-    let _ = runner.await;
-    took
+    drain(&cfg, vec![sink], n, Duration::from_secs(900))
+        .await
+        .took
 }
 
 fn azure_client(azurite: &Azurite, queue: &str) -> QueueClient {

@@ -15,6 +15,7 @@
 //! (default 1,000,000).
 
 use outbox_relay::{Config, Relay};
+use outbox_relay_tests::bench::peak_rss_mib;
 use outbox_relay_tests::real_portal::seed;
 use outbox_relay_tests::{connect, parse_lsn, Setup, TestDb, ACTOR, PORTAL_PUBLICATIONS};
 use relay_contracts::Sink;
@@ -24,15 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn vm_hwm_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
+    peak_rss_mib("self").unwrap_or(0.0)
 }
 
 async fn lsn(client: &tokio_postgres::Client, sql: &str) -> u64 {

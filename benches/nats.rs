@@ -12,12 +12,12 @@
 
 use async_nats::jetstream;
 use futures::stream::{FuturesUnordered, StreamExt};
-use outbox_relay::{Config, Relay};
+use outbox_relay::Config;
+use outbox_relay_tests::bench::drain;
 use outbox_relay_tests::nats::NatsServer;
 use outbox_relay_tests::{connect, Setup, TestDb, ACTOR};
 use relay_contracts::Sink;
 use relay_sinks::{NatsConfig, NatsSink};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,25 +92,8 @@ async fn relay_drain(aggregates: Option<u64>, n: u64, nats_url: &str) -> (Durati
     nats_cfg.stream = format!("BENCH_{}", aggregates.unwrap_or(0));
     nats_cfg.subject_prefix = format!("bench{}", aggregates.unwrap_or(0));
     let sink = Arc::new(NatsSink::connect(&nats_cfg).await.expect("nats sink")) as Arc<dyn Sink>;
-    let relay = Arc::new(Relay::with_sinks(&cfg, vec![sink]).unwrap());
-    let metrics = relay.metrics();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let start = Instant::now();
-    let runner = {
-        let relay = Arc::clone(&relay);
-        tokio::spawn(async move { relay.run(stop_rx).await })
-    };
-    while metrics.events_acked.load(Ordering::Relaxed) < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(900),
-            "relay did not drain"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let took = start.elapsed();
-    let _ = stop_tx.send(true);
-    let _ = runner.await;
-    (took, metrics.retries.load(Ordering::Relaxed))
+    let d = drain(&cfg, vec![sink], n, Duration::from_secs(900)).await;
+    (d.took, d.retries)
 }
 
 #[tokio::main]

@@ -9,12 +9,12 @@
 //!
 //! `cargo bench -p outbox-relay-benches` (release build). `BENCH_ROWS` sets the backlog.
 
-use outbox_relay::{Config, Relay};
+use outbox_relay::Config;
+use outbox_relay_tests::bench::{drain, peak_rss_mib};
 use relay_contracts::Sink;
 use relay_sinks::{FileSink, NullSink};
 use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,18 +30,6 @@ async fn connect(conninfo: &str) -> tokio_postgres::Client {
     client
 }
 
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        / 1024
-}
-
 async fn drain_with_relay(
     cluster: &Cluster,
     slot: &str,
@@ -55,25 +43,9 @@ async fn drain_with_relay(
         cluster.port()
     );
     let cfg = Config::parse(&text, "bench", &|_| None).expect("config");
-    let relay = Arc::new(Relay::with_sinks(&cfg, vec![sink]).expect("relay"));
-    let metrics = relay.metrics();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let start = Instant::now();
-    let runner = {
-        let relay = Arc::clone(&relay);
-        tokio::spawn(async move { relay.run(stop_rx).await })
-    };
-    while metrics.events_acked.load(Ordering::Relaxed) < rows {
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "relay did not drain the backlog"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let took = start.elapsed();
-    let _ = stop_tx.send(true);
-    let _ = runner.await;
-    took
+    drain(&cfg, vec![sink], rows, Duration::from_secs(600))
+        .await
+        .took
 }
 
 fn pg_recvlogical() -> PathBuf {
@@ -224,8 +196,8 @@ async fn main() {
         rate(enriched) / rate(null)
     );
     println!(
-        "peak RSS of the bench process (relay + harness): {} MiB",
-        peak_rss_mib()
+        "peak RSS of the bench process (relay + harness): {:.0} MiB",
+        peak_rss_mib("self").unwrap_or(0.0)
     );
     let _ = std::fs::remove_file(&file_path);
 }

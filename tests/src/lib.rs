@@ -6,6 +6,7 @@
 //! for a fixed time and hoping.
 
 pub mod azure;
+pub mod bench;
 pub mod events_diff;
 pub mod http;
 pub mod nats;

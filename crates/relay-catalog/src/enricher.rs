@@ -12,7 +12,7 @@
 use crate::build;
 use crate::catalog::{Catalog, EventSpec};
 use crate::error::EnrichError;
-use crate::lookup;
+use crate::lookup::{self, LookupClient};
 use crate::model::{AuditRecord, BusinessEvent};
 use crate::store::Store;
 use crate::tombstones::{Row, Tombstones};
@@ -49,7 +49,7 @@ impl Enricher {
     /// Cancel safe: it only reads. Dropping the future leaves nothing half done.
     pub async fn enrich(
         &self,
-        client: &tokio_postgres::Client,
+        client: &LookupClient,
         records: &[AuditRecord],
         tombstones: &Tombstones,
     ) -> Result<Vec<BusinessEvent>, EnrichError> {

@@ -49,6 +49,7 @@ pub use derived::{
 };
 pub use enricher::Enricher;
 pub use error::EnrichError;
+pub use lookup::LookupClient;
 pub use model::{
     refs, AuditRecord, BusinessEvent, EnvelopeContext, Refs, STATUS_COMPLETE, STATUS_NOT_FOUND,
     STATUS_NOT_LOOKED_UP, STATUS_UNKNOWN_CONFIGURATION, STATUS_UNKNOWN_NAME,

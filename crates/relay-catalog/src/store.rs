@@ -42,11 +42,24 @@ impl<'t> Store<'t> {
     /// Add a looked-up row (keyed by its `id` column).
     pub(crate) fn put(&mut self, table: &str, row: Row) {
         self.index.get_mut().clear();
-        if let Some(id) = row.get("id").and_then(Value::as_str).map(id_key) {
-            self.live
-                .entry(table_key(table))
-                .or_default()
-                .insert(id, row);
+        let Some(id) = row
+            .get("id")
+            .and_then(Value::as_str)
+            .map(|id| id_ref(id).into_owned())
+        else {
+            return;
+        };
+        // One allocation per table, not per row.
+        match self.live.get_mut(table_ref(table)) {
+            Some(rows) => {
+                rows.insert(id, row);
+            }
+            None => {
+                self.live
+                    .entry(table_key(table))
+                    .or_default()
+                    .insert(id, row);
+            }
         }
     }
 
@@ -161,7 +174,7 @@ impl<'t> Store<'t> {
     pub(crate) fn column_values(&self, table: &str, column: &str) -> Vec<String> {
         self.all_rows(table)
             .into_iter()
-            .filter_map(|row| text(row, column).map(id_key))
+            .filter_map(|row| text(row, column).map(|v| id_ref(v).into_owned()))
             .collect()
     }
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::EnrichConfig;
-use crate::{AuditRecord, BusinessEvent, Enricher, EnvelopeContext, Tombstones};
+use crate::{AuditRecord, BusinessEvent, Enricher, EnvelopeContext, LookupClient, Tombstones};
 
 /// Why the lookup connection could not be opened: its class (authentication and
 /// pg_hba refusals are fatal, unreachable servers retryable) and one line for operators.
@@ -50,7 +50,7 @@ const QUICK_ATTEMPTS: u32 = 3;
 /// takes the next one round-robin, so batches in flight query side by side.
 pub(super) struct LookupConn {
     connector: Connector,
-    clients: Vec<Mutex<Option<Arc<tokio_postgres::Client>>>>,
+    clients: Vec<Mutex<Option<Arc<LookupClient>>>>,
     next: AtomicUsize,
 }
 
@@ -63,18 +63,18 @@ impl LookupConn {
         }
     }
 
-    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, ConnectFailure> {
+    async fn client(&self) -> Result<Arc<LookupClient>, ConnectFailure> {
         let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         let mut guard = self.clients[slot].lock().await;
         if let Some(c) = guard.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(c));
         }
-        let client = Arc::new((self.connector)().await?);
+        let client = Arc::new(LookupClient::new((self.connector)().await?));
         *guard = Some(Arc::clone(&client));
         Ok(client)
     }
 
-    async fn drop_client(&self, failed: &Arc<tokio_postgres::Client>) {
+    async fn drop_client(&self, failed: &Arc<LookupClient>) {
         for slot in &self.clients {
             let mut guard = slot.lock().await;
             if guard.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {

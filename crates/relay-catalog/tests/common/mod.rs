@@ -3,7 +3,7 @@
 //! way the WAL delivers them, and envelope validation against the generated JSON Schemas.
 #![allow(dead_code)]
 
-use relay_catalog::{AuditRecord, BusinessEvent, EnvelopeContext, Tombstones};
+use relay_catalog::{AuditRecord, BusinessEvent, EnvelopeContext, LookupClient, Tombstones};
 use relay_tempdb::{Cluster, ClusterOptions, PgBinaries};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -77,6 +77,8 @@ INSERT INTO data_outputs_datasets(id, data_output_id, dataset_id, status) VALUES
 pub struct Db {
     pub cluster: Cluster,
     pub client: Client,
+    /// A second connection, for the enricher's lookups (statements prepared on it).
+    pub lookups: LookupClient,
 }
 
 pub async fn connect(conninfo: &str) -> Client {
@@ -111,7 +113,12 @@ pub async fn start_with(options: ClusterOptions) -> Db {
         .await
         .expect("portal schema is idempotent");
     client.batch_execute(FIXTURE).await.expect("fixture");
-    Db { cluster, client }
+    let lookups = LookupClient::new(connect(&cluster.conninfo("portal")).await);
+    Db {
+        cluster,
+        client,
+        lookups,
+    }
 }
 
 pub async fn start() -> Db {

@@ -43,7 +43,7 @@ async fn one_query_per_entity_kind_per_batch() {
         .await
         .unwrap();
     let evs = Enricher::default()
-        .enrich(c, &records, &Tombstones::new())
+        .enrich(&db.lookups, &records, &Tombstones::new())
         .await
         .unwrap();
     assert_eq!(evs.len(), 20);

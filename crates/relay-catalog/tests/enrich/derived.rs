@@ -75,7 +75,7 @@ async fn product_deleted_with_children_from_captured_deletes() {
     let resolved = relay_catalog::resolved_tombstones(&removed, &t);
     assert_eq!(resolved.len(), t.len(), "{resolved:?}");
     let enricher = Enricher::default();
-    let evs = enricher.enrich(c, &[removed], &t).await.unwrap();
+    let evs = enricher.enrich(&db.lookups, &[removed], &t).await.unwrap();
     let d = &evs[0].data;
     envelope(&evs[0]);
     assert_eq!(at(d, "state"), "last_known");
@@ -173,7 +173,7 @@ async fn product_deleted_with_children_from_captured_deletes() {
 
     // With lookups, the live consumer is filled in.
     let records = relay_catalog::cascade_removed_records(P, &t, lsn);
-    let online = enricher.enrich(c, &records, &t).await.unwrap();
+    let online = enricher.enrich(&db.lookups, &records, &t).await.unwrap();
     assert!(online.iter().all(|e| e.enriched), "{:#}", online[0].data);
     assert_eq!(at(&online[0].data, "access.consumer.name"), "Forecast");
     assert_eq!(online[0].id, offline[0].id);
@@ -191,7 +191,7 @@ async fn product_deleted_with_children_from_captured_deletes() {
             .unwrap()
             .id
     );
-    let ev = &enricher.enrich(c, &[orphan], &t).await.unwrap()[0];
+    let ev = &enricher.enrich(&db.lookups, &[orphan], &t).await.unwrap()[0];
     envelope(ev);
     assert_eq!(ev.event_type, "portal.output_port.removed.v1");
     assert_eq!(ev.subject, D);
@@ -244,7 +244,7 @@ async fn access_expiry_yields_a_derived_event_with_a_stable_id() {
     let rec = access_expired_record(&row, lsn);
     assert_eq!(rec.id, offline.id);
     let evs = Enricher::default()
-        .enrich(c, &[rec], &Tombstones::new())
+        .enrich(&db.lookups, &[rec], &Tombstones::new())
         .await
         .unwrap();
     let ev = &evs[0];

@@ -2,7 +2,7 @@
 //! (down: retryable; a broken schema: not).
 
 use crate::common::*;
-use relay_catalog::{BusinessEvent, Enricher, Tombstones};
+use relay_catalog::{BusinessEvent, Enricher, LookupClient, Tombstones};
 use relay_contracts::Classify;
 use serde_json::json;
 
@@ -25,7 +25,7 @@ async fn unknown_names_and_missing_entities_are_delivered_with_a_marker() {
         ),
     ];
     let evs: Vec<BusinessEvent> = Enricher::default()
-        .enrich(&db.client, &records, &Tombstones::new())
+        .enrich(&db.lookups, &records, &Tombstones::new())
         .await
         .unwrap();
     assert_eq!(evs.len(), 4);
@@ -93,7 +93,7 @@ async fn database_down_is_retryable_and_a_broken_schema_is_not() {
     let enricher = Enricher::default();
     assert!(
         enricher
-            .enrich(&db.client, &records, &Tombstones::new())
+            .enrich(&db.lookups, &records, &Tombstones::new())
             .await
             .unwrap()[0]
             .enriched
@@ -106,7 +106,7 @@ async fn database_down_is_retryable_and_a_broken_schema_is_not() {
         .await
         .unwrap();
     let err = enricher
-        .enrich(&db.client, &records, &Tombstones::new())
+        .enrich(&db.lookups, &records, &Tombstones::new())
         .await
         .unwrap_err();
     assert!(!err.is_retryable(), "{err}");
@@ -121,7 +121,7 @@ async fn database_down_is_retryable_and_a_broken_schema_is_not() {
     let cluster = &db.cluster;
     tokio::task::block_in_place(|| cluster.stop()).unwrap();
     let err = enricher
-        .enrich(&db.client, &records, &Tombstones::new())
+        .enrich(&db.lookups, &records, &Tombstones::new())
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
@@ -129,7 +129,7 @@ async fn database_down_is_retryable_and_a_broken_schema_is_not() {
     tokio::task::block_in_place(|| cluster.start_again()).unwrap();
     let client = connect(&cluster.conninfo("portal")).await;
     let evs = enricher
-        .enrich(&client, &records, &Tombstones::new())
+        .enrich(&LookupClient::new(client), &records, &Tombstones::new())
         .await
         .unwrap();
     assert!(evs[0].enriched);

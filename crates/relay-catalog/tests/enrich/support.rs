@@ -43,7 +43,7 @@ impl Run<'_> {
         let evs = self
             .enricher
             .enrich(
-                &self.db.client,
+                &self.db.lookups,
                 std::slice::from_ref(&rec),
                 &self.tombstones,
             )
