@@ -32,6 +32,7 @@
 mod access;
 mod assets;
 mod audit_names;
+pub mod backlog;
 mod explorations;
 mod members;
 mod ports;
