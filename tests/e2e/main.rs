@@ -4,6 +4,7 @@
 mod azure;
 mod chaos;
 mod check;
+mod compare;
 mod crash;
 mod enrich_stage;
 mod enrichment;

@@ -7,6 +7,7 @@
 
 pub mod azure;
 pub mod bench;
+pub mod compare;
 pub mod events_diff;
 pub mod http;
 pub mod nats;

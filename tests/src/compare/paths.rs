@@ -1,0 +1,362 @@
+//! The paths the comparison drains the same WAL through: PostgreSQL's own client
+//! (`pg_recvlogical`), the broker alone (async-nats publishing with acks), and the real
+//! relay binary as a child process (so its memory, CPU and start-up are its own), plus
+//! the fixed-rate latency run.
+
+use crate::bench::{peak_rss_mib, process_cpu};
+use crate::nats::NatsServer;
+use crate::{http_get, metric, relay_binary, TestDb, PORTAL_PUBLICATIONS};
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+use tokio_postgres::Client;
+
+/// How long any one drain may take before the harness gives up on it.
+const LIMIT: Duration = Duration::from_secs(1800);
+
+/// One drain of a backlog.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Drain {
+    pub events: u64,
+    pub took: Duration,
+    /// From the process start to the first event acked (relay runs only).
+    pub first: Option<Duration>,
+    /// CPU seconds of the draining process (relay runs and `pg_recvlogical`).
+    pub cpu: Option<f64>,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl Drain {
+    pub fn rate(&self) -> f64 {
+        self.events as f64 / self.took.as_secs_f64().max(1e-9)
+    }
+}
+
+fn pg_bin(name: &str) -> PathBuf {
+    std::env::var_os("OUTBOX_PG15_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into())
+        .join(name)
+}
+
+/// `pg_recvlogical` (pgoutput, protocol 1) drains `slot` up to `end` into /dev/null.
+pub fn pg_recvlogical(db: &TestDb, slot: &str, end: &str, events: u64) -> Drain {
+    let start = Instant::now();
+    let mut child = Command::new(pg_bin("pg_recvlogical"))
+        .args(["-d", &db.cluster.conninfo("portal"), "--slot", slot])
+        .args(["--start", "--no-loop", "--endpos", end, "-f", "/dev/null"])
+        .args([
+            "-o",
+            "proto_version=1",
+            "-o",
+            "publication_names=outbox_relay",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run pg_recvlogical");
+    let pid = child.id().to_string();
+    let mut cpu = None;
+    let status = loop {
+        cpu = process_cpu(&pid).or(cpu);
+        if let Some(s) = child.try_wait().expect("wait for pg_recvlogical") {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(status.success(), "pg_recvlogical failed: {status}");
+    Drain {
+        events,
+        took: start.elapsed(),
+        first: None,
+        cpu,
+        peak_rss_mib: None,
+    }
+}
+
+/// The broker's limit: `events` JetStream publishes of `bytes` each, with a
+/// `Nats-Msg-Id` header as the relay sends, pipelined (up to 4,096 acks outstanding).
+pub async fn raw_nats(nats: &NatsServer, stream: &str, events: u64, bytes: usize) -> Drain {
+    let client = async_nats::connect(nats.url())
+        .await
+        .expect("connect to NATS");
+    let js = async_nats::jetstream::new(client);
+    let prefix = stream.to_ascii_lowercase();
+    js.get_or_create_stream(async_nats::jetstream::stream::Config {
+        name: stream.into(),
+        subjects: vec![format!("{prefix}.>")],
+        ..Default::default()
+    })
+    .await
+    .expect("create the raw stream");
+    let body = bytes::Bytes::from(vec![b'x'; bytes]);
+    let start = Instant::now();
+    let mut pending = FuturesUnordered::new();
+    for i in 0..events {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("raw-{i}").as_str());
+        let ack = js
+            .publish_with_headers(format!("{prefix}.s{}", i % 64), headers, body.clone())
+            .await
+            .expect("publish");
+        pending.push(std::future::IntoFuture::into_future(ack));
+        if pending.len() >= 4096 {
+            pending.next().await.unwrap().expect("ack");
+        }
+    }
+    while let Some(ack) = pending.next().await {
+        ack.expect("ack");
+    }
+    Drain {
+        events,
+        took: start.elapsed(),
+        ..Drain::default()
+    }
+}
+
+/// Where a relay run delivers.
+pub enum Target<'a> {
+    Null,
+    File(&'a Path),
+    /// A JetStream stream (created by the relay) and its subject prefix.
+    JetStream(&'a NatsServer, &'a str, &'a str),
+}
+
+impl Target<'_> {
+    fn toml(&self) -> String {
+        match self {
+            Target::Null => "[[sinks]]\nname = \"x\"\ntype = \"null\"\n".into(),
+            Target::File(p) => format!(
+                "[[sinks]]\nname = \"x\"\ntype = \"file\"\npath = \"{}\"\n",
+                p.display()
+            ),
+            Target::JetStream(n, stream, prefix) => format!(
+                "[[sinks]]\nname = \"x\"\ntype = \"nats\"\nurl = \"{}\"\nstream = \"{stream}\"\n\
+                 subject_prefix = \"{prefix}\"\ncreate_stream = true\n",
+                n.url()
+            ),
+        }
+    }
+}
+
+/// The relay binary on `slot`, killed on drop.
+pub struct RelayChild {
+    child: Child,
+    port: u16,
+    pub started: Instant,
+}
+
+impl RelayChild {
+    pub fn start(db: &TestDb, slot: &str, enrich: bool, target: &Target<'_>) -> RelayChild {
+        let port = relay_tempdb::free_port().expect("a free port");
+        let publication = if enrich {
+            PORTAL_PUBLICATIONS.to_string()
+        } else {
+            "\"outbox_relay\"".into()
+        };
+        let config = db.path(&format!("{slot}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[source]\nurl = \"{}\"\nslot = \"{slot}\"\npublication = {publication}\n\n\
+                 [capture]\nenrich = {enrich}\n\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n{}",
+                db.relay_url(),
+                target.toml()
+            ),
+        )
+        .expect("write the relay config");
+        let log = std::fs::File::create(db.path(&format!("{slot}.log"))).expect("relay log");
+        let started = Instant::now();
+        let child = Command::new(relay_binary())
+            .args(["run", "--config"])
+            .arg(&config)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start the relay");
+        RelayChild {
+            child,
+            port,
+            started,
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Events acked so far (`None` while the metrics listener is not up).
+    pub fn acked(&self) -> Option<u64> {
+        let (_, body) = http_get(self.port, "/metrics")?;
+        Some(metric(&body, "outbox_relay_events_acked_total", &[]).unwrap_or(0.0) as u64)
+    }
+
+    pub fn ready(&self) -> bool {
+        http_get(self.port, "/health/ready").is_some_and(|(status, _)| status == 200)
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().expect("wait for the relay").is_none()
+    }
+
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        peak_rss_mib(&self.pid())
+    }
+
+    pub fn cpu(&self) -> Option<f64> {
+        process_cpu(&self.pid())
+    }
+
+    /// Wait until `events` are acked: the drain's figures, from the process start.
+    pub fn drain(&mut self, events: u64) -> Drain {
+        let mut first = None;
+        loop {
+            let acked = self.acked().unwrap_or(0);
+            if acked > 0 && first.is_none() {
+                first = Some(self.started.elapsed());
+            }
+            if acked >= events {
+                break;
+            }
+            assert!(self.alive(), "the relay exited ({acked} of {events} acked)");
+            assert!(
+                self.started.elapsed() < LIMIT,
+                "the relay did not drain the backlog ({acked} of {events} acked)"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Drain {
+            events,
+            took: self.started.elapsed(),
+            first,
+            cpu: self.cpu(),
+            peak_rss_mib: self.peak_rss_mib(),
+        }
+    }
+}
+
+impl Drop for RelayChild {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.pid()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Commit → broker latency at a fixed rate.
+#[derive(Debug, Clone, Default)]
+pub struct Latency {
+    pub rate: u64,
+    pub enrich: bool,
+    pub events: u64,
+    /// Milliseconds from each audit row's commit (the envelope's `time`) to its arrival
+    /// at a subscriber of the stream's subjects, sorted.
+    pub millis: Vec<f64>,
+    pub peak_rss_mib: Option<f64>,
+    /// The rate the inserter achieved (below `rate` when the database could not keep up).
+    pub offered: f64,
+}
+
+impl Latency {
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.millis.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.millis.len() as f64 - 1.0) * q).round() as usize;
+        self.millis[i.min(self.millis.len() - 1)]
+    }
+}
+
+/// Run the relay on `slot` to a fresh stream, offer audit rows at `rate` per second for
+/// `seconds` (a transaction of `rate / 100` rows every 10 ms), and time each from its
+/// commit to its arrival on the broker.
+pub async fn latency(
+    db: &TestDb,
+    admin: &Client,
+    nats: &NatsServer,
+    slot: &str,
+    enrich: bool,
+    rate: u64,
+    seconds: f64,
+) -> Latency {
+    let (stream, prefix) = (slot.to_ascii_uppercase(), slot.to_string());
+    let mut relay = RelayChild::start(db, slot, enrich, &Target::JetStream(nats, &stream, &prefix));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !relay.ready() {
+        assert!(relay.alive(), "the relay exited before it was ready");
+        assert!(Instant::now() < deadline, "the relay was not ready in 60 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = async_nats::connect(nats.url())
+        .await
+        .expect("connect to NATS");
+    let mut sub = client
+        .subscribe(format!("{prefix}.>"))
+        .await
+        .expect("subscribe");
+    client.flush().await.expect("flush the subscription");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let receiver = {
+        let seen = std::sync::Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                let arrived = SystemTime::now();
+                let v: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
+                if let Some(time) = v["time"]
+                    .as_str()
+                    .and_then(|t| humantime::parse_rfc3339(t).ok())
+                {
+                    let ms = arrived
+                        .duration_since(time)
+                        .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                    seen.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(ms);
+                }
+            }
+        })
+    };
+    let per_tick = (rate / 100).max(1);
+    let ticks = (seconds * 100.0).round() as u64;
+    let started = Instant::now();
+    let mut interval = tokio::time::interval(Duration::from_millis(10));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut g = 0usize;
+    for _ in 0..ticks {
+        interval.tick().await;
+        crate::real_portal::backlog::insert(admin, per_tick, per_tick as usize, g).await;
+        g += per_tick as usize;
+    }
+    let offered = g as f64 / started.elapsed().as_secs_f64();
+    let events = g as u64;
+    let wait = Instant::now();
+    while relay.acked().unwrap_or(0) < events {
+        assert!(relay.alive(), "the relay exited during the latency run");
+        assert!(wait.elapsed() < LIMIT, "the relay fell behind for good");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let peak_rss_mib = relay.peak_rss_mib();
+    // Every acked event has reached the subscriber once the stream has published it;
+    // a short grace for the last deliveries, then stop listening.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    receiver.abort();
+    let mut millis = std::mem::take(
+        &mut *seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    drop(relay);
+    millis.sort_by(f64::total_cmp);
+    Latency {
+        rate,
+        enrich,
+        events,
+        millis,
+        peak_rss_mib,
+        offered,
+    }
+}
