@@ -29,6 +29,9 @@ pub struct Options {
     pub latency_seconds: f64,
     /// Offered rates (events/s) of the latency runs.
     pub rates: Vec<u64>,
+    /// The Debezium peer's venv python (`benches/debezium/install.sh`); `None` leaves the
+    /// peer out.
+    pub debezium: Option<String>,
 }
 
 impl Options {
@@ -43,6 +46,9 @@ impl Options {
             single_rows: (rows / 10).max(1),
             latency_seconds: 10.0,
             rates: vec![1_000, 10_000],
+            debezium: std::env::var("OUTBOX_DEBEZIUM_PYTHON")
+                .ok()
+                .filter(|p| !p.is_empty()),
         }
     }
 
@@ -53,6 +59,7 @@ impl Options {
             single_rows: 200,
             latency_seconds: 1.0,
             rates: vec![1_000],
+            debezium: None,
         }
     }
 }
@@ -152,6 +159,7 @@ impl Report {
 
 const PLAIN_SLOTS: [&str; 4] = ["c_recv", "c_null", "c_file", "c_nats"];
 const ENRICH_SLOTS: [&str; 2] = ["c_enrich_null", "c_enrich_nats"];
+const PEER_SLOTS: [&str; 2] = ["c_dbz_count", "c_dbz_nats"];
 const SINGLE_SLOTS: [&str; 3] = ["s_recv", "s_null", "s_nats"];
 
 async fn create_slots(admin: &tokio_postgres::Client, slots: &[&str]) {
@@ -195,6 +203,9 @@ pub async fn run(options: &Options) -> Report {
     // 100-row transactions.
     create_slots(&admin, &PLAIN_SLOTS).await;
     create_slots(&admin, &ENRICH_SLOTS).await;
+    if options.debezium.is_some() {
+        create_slots(&admin, &PEER_SLOTS).await;
+    }
     let n = options.rows;
     eprintln!("compare: {n} audit rows in 100-row transactions …");
     backlog::insert(&admin, n, 100, 0).await;
@@ -222,6 +233,22 @@ pub async fn run(options: &Options) -> Report {
     let target = Target::JetStream(&nats, "C_NATS", "c_nats");
     let d = RelayChild::start(&db, "c_nats", false, &target).drain(n);
     report.push("relay → JetStream (100-row tx)", d, Some(raw));
+    if let Some(python) = &options.debezium {
+        eprintln!("compare: the Debezium peer …");
+        let d = paths::debezium(python, &db, "c_dbz_count", None, n);
+        report.push("Debezium engine alone, counting only (100-row tx)", d, None);
+        let to = Some((&nats, "C_DBZ", "c_dbz"));
+        let dbz = "Debezium + Outbox Event Router → JetStream (100-row tx)";
+        report.push(dbz, paths::debezium(python, &db, "c_dbz_nats", to, n), None);
+        let relay = report.line("relay → JetStream (100-row tx)").cloned();
+        if let Some(relay) = relay {
+            report.push(
+                "relay → JetStream vs Debezium → JetStream",
+                relay.drain,
+                Some(dbz),
+            );
+        }
+    }
     let d = RelayChild::start(&db, "c_enrich_null", true, &Target::Null).drain(n);
     report.push("relay, enrichment on → null (100-row tx)", d, Some(null));
     let target = Target::JetStream(&nats, "C_ENRICH", "c_enrich");

@@ -303,9 +303,18 @@ pub async fn latency(
     let receiver = {
         let seen = std::sync::Arc::clone(&seen);
         tokio::spawn(async move {
+            // A publish the relay retried reaches a core subscriber twice (the stream
+            // keeps one): only the first arrival of each id counts.
+            let mut ids = std::collections::HashSet::new();
             while let Some(msg) = sub.next().await {
                 let arrived = SystemTime::now();
                 let v: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
+                if !v["id"]
+                    .as_str()
+                    .is_some_and(|id| ids.insert(id.to_string()))
+                {
+                    continue;
+                }
                 if let Some(time) = v["time"]
                     .as_str()
                     .and_then(|t| humantime::parse_rfc3339(t).ok())
@@ -358,5 +367,84 @@ pub async fn latency(
         millis,
         peak_rss_mib,
         offered,
+    }
+}
+
+/// Debezium's embedded engine with its Outbox Event Router (`benches/debezium/peer.py`,
+/// run by the venv's `python`) on `slot`: to JetStream (`stream`, `prefix`) with every
+/// ack awaited per batch, or only counting (`None`, the engine alone). Its figures are
+/// its own (the JVM runs inside the Python process).
+pub fn debezium(
+    python: &str,
+    db: &TestDb,
+    slot: &str,
+    to: Option<(&NatsServer, &str, &str)>,
+    events: u64,
+) -> Drain {
+    let conninfo = db.cluster.conninfo("portal");
+    let password = conninfo
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("password="))
+        .unwrap_or_default()
+        .to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../benches/debezium/peer.py");
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &db.cluster.port().to_string(),
+        ])
+        .args([
+            "--db",
+            "portal",
+            "--user",
+            "postgres",
+            "--password",
+            &password,
+        ])
+        .args(["--slot", slot, "--publication", "outbox_relay"])
+        .arg("--offsets")
+        .arg(db.path(&format!("{slot}.offsets")))
+        .args(["--events", &events.to_string()]);
+    match to {
+        Some((nats, stream, prefix)) => {
+            cmd.args(["--nats-url", &nats.url(), "--stream", stream])
+                .args(["--subject-prefix", prefix]);
+        }
+        None => {
+            cmd.arg("--count-only");
+        }
+    }
+    let log = std::fs::File::create(db.path(&format!("{slot}.log"))).expect("peer log");
+    let out = cmd
+        .stderr(log)
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("start the Debezium peer ({python}): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "the Debezium peer printed no result ({}); its log is {}",
+                out.status,
+                db.path(&format!("{slot}.log")).display()
+            )
+        });
+    assert!(
+        out.status.success() && result["error"].is_null(),
+        "the Debezium peer failed: {result}"
+    );
+    let secs = |k: &str| result[k].as_f64().map(Duration::from_secs_f64);
+    Drain {
+        events: result["events"].as_u64().unwrap_or(0),
+        took: secs("done_s").unwrap_or_default(),
+        first: secs("first_s"),
+        cpu: result["cpu_s"].as_f64(),
+        peak_rss_mib: result["peak_rss_mib"].as_f64(),
     }
 }

