@@ -14,6 +14,9 @@ use super::client;
 use super::config::NatsConfig;
 use super::encode;
 
+/// Most events one [`Sink::publish`] call takes.
+const BURST: usize = 256;
+
 /// Publishes each event to `<subject_prefix>.<route>` on a JetStream stream and acks it
 /// when the stream has stored it.
 ///
@@ -64,6 +67,14 @@ impl Sink for NatsSink {
 
     fn preserves_order(&self) -> bool {
         false
+    }
+
+    /// Events ready together are handed over together and published in one burst: one
+    /// lane future and one wake-up per burst instead of per event. Each event still has
+    /// its own outcome (its own ack), so one refused or timed-out event never fails the
+    /// rest of its burst.
+    fn max_batch(&self) -> usize {
+        BURST
     }
 
     /// Every event of the batch is published at once (pipelined) and resolved by its
