@@ -40,6 +40,9 @@ pub(crate) use outcomes::Done;
 
 type FlushJob = futures::future::BoxFuture<'static, Result<Flushed, EnrichFailure>>;
 
+/// Lane results handled in one turn of the loop at most (then the other branches get
+/// their turn).
+const LANE_RESULTS_PER_TURN: usize = 256;
 pub(crate) struct RunState<'a> {
     p: &'a Pipeline,
     tracker: Tracker,
@@ -140,7 +143,15 @@ impl RunState<'_> {
                     tracing::info!(inflight = self.tracker.inflight_pairs(), "shutdown requested; draining in-flight events");
                     draining = Some(tokio::time::Instant::now() + self.p.cfg.drain_timeout);
                 }
-                Some(result) = lane_rx.recv() => self.on_lane(result, source)?,
+                Some(result) = lane_rx.recv() => {
+                    self.on_lane(result, source)?;
+                    // The lanes settle whole bursts: take what else is queued in this
+                    // pass rather than one loop turn (and one poll of every branch) each.
+                    for _ in 1..LANE_RESULTS_PER_TURN {
+                        let Ok(result) = lane_rx.try_recv() else { break };
+                        self.on_lane(result, source)?;
+                    }
+                }
                 Some(done) = done_rx.recv() => self.on_done(done, source)?,
                 Some(()) = self.dead_letters.next() => {}
                 Some(flushed) = self.flushes.next(), if !self.flushes.is_empty() => {
