@@ -10,49 +10,17 @@
 //! `cargo bench -p outbox-relay-benches --bench nats` (needs NATS_SERVER_BIN, set by
 //! `eval "$(scripts/install-deps.sh --env)"`). `BENCH_ROWS` sets N.
 
-use async_nats::jetstream;
-use futures::stream::{FuturesUnordered, StreamExt};
 use outbox_relay::Config;
 use outbox_relay_tests::bench::drain;
+use outbox_relay_tests::compare::raw_nats;
 use outbox_relay_tests::nats::NatsServer;
 use outbox_relay_tests::{connect, Setup, TestDb, ACTOR};
 use relay_contracts::Sink;
 use relay_sinks::{NatsConfig, NatsSink};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ENVELOPE_BYTES: usize = 600;
-
-async fn raw_publish(url: &str, n: u64) -> Duration {
-    let client = async_nats::connect(url).await.expect("connect");
-    let js = jetstream::new(client);
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: "RAW".into(),
-        subjects: vec!["raw.>".into()],
-        ..Default::default()
-    })
-    .await
-    .expect("stream");
-    let body = bytes::Bytes::from(vec![b'x'; ENVELOPE_BYTES]);
-    let start = Instant::now();
-    let mut pending = FuturesUnordered::new();
-    for i in 0..n {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", format!("raw-{i}").as_str());
-        let ack = js
-            .publish_with_headers(format!("raw.bench.{}", i % 64), headers, body.clone())
-            .await
-            .expect("publish");
-        pending.push(std::future::IntoFuture::into_future(ack));
-        if pending.len() >= 4096 {
-            pending.next().await.unwrap().expect("ack");
-        }
-    }
-    while let Some(ack) = pending.next().await {
-        ack.expect("ack");
-    }
-    start.elapsed()
-}
 
 async fn relay_drain(aggregates: Option<u64>, n: u64, nats_url: &str) -> (Duration, u64) {
     let db = TestDb::start(Setup::default()).await;
@@ -103,7 +71,7 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(50_000);
     let nats = NatsServer::start();
-    let raw = raw_publish(&nats.url(), n).await;
+    let raw = raw_nats(&nats, "RAW", n, ENVELOPE_BYTES).await.took;
     let (distinct, _) = relay_drain(None, n, &nats.url()).await;
     let (sixteen, _) = relay_drain(Some(16), n.min(20_000), &nats.url()).await;
     let rate = |rows: u64, d: Duration| rows as f64 / d.as_secs_f64();

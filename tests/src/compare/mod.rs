@@ -11,12 +11,12 @@
 
 mod paths;
 
-pub use paths::{Drain, Latency};
+pub use paths::{raw_nats, Drain, Latency};
 
 use crate::nats::NatsServer;
 use crate::real_portal::backlog::{self, entities_sql};
 use crate::{connect, Setup, TestDb};
-use paths::{pg_recvlogical, raw_nats, RelayChild, Target};
+use paths::{pg_recvlogical, RelayChild, Target};
 
 /// What to run.
 #[derive(Debug, Clone)]
