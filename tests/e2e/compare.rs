@@ -63,5 +63,12 @@ async fn the_comparison_harness_drains_every_path() {
             l.enrich
         );
         assert!(l.quantile(0.5) <= l.quantile(0.99));
+        let (p50, p99) = l
+            .relay_p50_p99_ms
+            .unwrap_or_else(|| panic!("no commit → ack histogram from the relay at {}/s", l.rate));
+        assert!(
+            p50 <= p99,
+            "relay's own p50 {p50} ms above its p99 {p99} ms"
+        );
     }
 }

@@ -191,6 +191,47 @@ impl RelayChild {
         Some(metric(&body, "outbox_relay_events_acked_total", &[]).unwrap_or(0.0) as u64)
     }
 
+    /// The p50 and p99 bucket bounds (ms) of the relay's commit → ack histogram.
+    pub fn commit_to_ack_quantiles(&self) -> Option<(f64, f64)> {
+        let (_, body) = http_get(self.port, "/metrics")?;
+        // Cumulative counts per upper bound, summed over the histogram's series.
+        let mut buckets: Vec<(f64, f64)> = Vec::new();
+        for line in body.lines() {
+            let Some(rest) = line.strip_prefix("outbox_relay_commit_to_ack_seconds_bucket{") else {
+                continue;
+            };
+            let Some((labels, count)) = rest.rsplit_once("} ") else {
+                continue;
+            };
+            let Some(le) = labels
+                .split("le=\"")
+                .nth(1)
+                .and_then(|l| l.split('"').next())
+            else {
+                continue;
+            };
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            let count: f64 = count.trim().parse().ok()?;
+            match buckets.iter_mut().find(|(b, _)| *b == le) {
+                Some((_, c)) => *c += count,
+                None => buckets.push((le, count)),
+            }
+        }
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total = buckets.last()?.1;
+        let at = |q: f64| {
+            buckets
+                .iter()
+                .find(|(_, c)| *c >= q * total)
+                .map_or(f64::INFINITY, |(le, _)| le * 1e3)
+        };
+        (total > 0.0).then(|| (at(0.5), at(0.99)))
+    }
+
     pub fn ready(&self) -> bool {
         http_get(self.port, "/health/ready").is_some_and(|(status, _)| status == 200)
     }
@@ -262,6 +303,10 @@ pub struct Latency {
     pub peak_rss_mib: Option<f64>,
     /// The rate the inserter achieved (below `rate` when the database could not keep up).
     pub offered: f64,
+    /// The relay's own commit → ack histogram (`outbox_relay_commit_to_ack_seconds`):
+    /// the upper bounds (ms) of the buckets holding its p50 and p99, which tells the
+    /// relay's share from the broker's delivery to the subscriber.
+    pub relay_p50_p99_ms: Option<(f64, f64)>,
 }
 
 impl Latency {
@@ -352,6 +397,7 @@ pub async fn latency(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let peak_rss_mib = relay.peak_rss_mib();
+    let relay_p50_p99_ms = relay.commit_to_ack_quantiles();
     // Every acked event has reached the subscriber once the stream has published it;
     // a short grace for the last deliveries, then stop listening.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -370,6 +416,7 @@ pub async fn latency(
         millis,
         peak_rss_mib,
         offered,
+        relay_p50_p99_ms,
     }
 }
 
