@@ -5,10 +5,10 @@
 
 use crate::bench::{peak_rss_mib, process_cpu};
 use crate::nats::NatsServer;
-use crate::{http_get, metric, relay_binary, TestDb, PORTAL_PUBLICATIONS};
+use crate::{http_get, metric, RelayProcess, TestDb, PORTAL_PUBLICATIONS};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 use tokio_postgres::Client;
 
@@ -141,7 +141,7 @@ impl Target<'_> {
 
 /// The relay binary on `slot`, killed on drop.
 pub struct RelayChild {
-    child: Child,
+    process: RelayProcess,
     port: u16,
     pub started: Instant,
 }
@@ -165,24 +165,17 @@ impl RelayChild {
             ),
         )
         .expect("write the relay config");
-        let log = std::fs::File::create(db.path(&format!("{slot}.log"))).expect("relay log");
         let started = Instant::now();
-        let child = Command::new(relay_binary())
-            .args(["run", "--config"])
-            .arg(&config)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start the relay");
+        let process = RelayProcess::run(&config, &db.path(&format!("{slot}.log")));
         RelayChild {
-            child,
+            process,
             port,
             started,
         }
     }
 
     fn pid(&self) -> String {
-        self.child.id().to_string()
+        self.process.pid().to_string()
     }
 
     /// Events acked so far (`None` while the metrics listener is not up).
@@ -237,7 +230,7 @@ impl RelayChild {
     }
 
     fn alive(&mut self) -> bool {
-        self.child.try_wait().expect("wait for the relay").is_none()
+        self.process.exited().is_none()
     }
 
     pub fn peak_rss_mib(&self) -> Option<f64> {
@@ -280,14 +273,14 @@ impl RelayChild {
 }
 
 impl Drop for RelayChild {
+    /// SIGTERM, so the relay lets its slot go before the harness drops it; the process
+    /// itself is killed and reaped if it has not exited within 10 s.
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.pid()]).status();
+        self.process.terminate();
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.alive() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
