@@ -10,6 +10,7 @@
 #   BENCH_ROWS=50000 scripts/bench.sh   # a shorter run
 #   BENCH_OUT=/tmp/b.md scripts/bench.sh
 #   BENCH_DEBEZIUM=0 scripts/bench.sh   # without the Debezium peer
+#   BENCH_ONLY=latency BENCH_RATES=10000 BENCH_OUT=/tmp/l.md scripts/bench.sh   # only the latency runs, at 10k/s
 #
 # Installs what is missing (as scripts/test.sh does) and builds the release binary first:
 # each relay line is that binary as a child process.

@@ -52,7 +52,12 @@ async fn the_comparison_harness_drains_every_path() {
         "mean message size {}",
         report.mean_bytes
     );
-    assert_eq!(report.latency.len(), 2 * options.rates.len());
+    assert_eq!(report.latency.len(), 3 * options.rates.len());
+    assert_eq!(
+        report.latency.iter().filter(|l| l.broker_only).count(),
+        options.rates.len(),
+        "one broker-alone latency run per rate"
+    );
     for l in &report.latency {
         assert!(l.events > 0, "no events offered at {}/s", l.rate);
         assert_eq!(
@@ -63,12 +68,23 @@ async fn the_comparison_harness_drains_every_path() {
             l.enrich
         );
         assert!(l.quantile(0.5) <= l.quantile(0.99));
+        if l.broker_only {
+            continue;
+        }
         let (p50, p99) = l
             .relay_p50_p99_ms
             .unwrap_or_else(|| panic!("no commit → ack histogram from the relay at {}/s", l.rate));
         assert!(
             p50 <= p99,
             "relay's own p50 {p50} ms above its p99 {p99} ms"
+        );
+        let (read50, read99) = l
+            .read_p50_p99_ms
+            .unwrap_or_else(|| panic!("no commit → read histogram from the relay at {}/s", l.rate));
+        assert!(
+            read50 <= p50 && read99 <= p99,
+            "a transaction is read before its events are acked: read p50/p99 {read50}/{read99} ms \
+             against ack {p50}/{p99} ms"
         );
     }
 }

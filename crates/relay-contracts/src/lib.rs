@@ -53,4 +53,4 @@ pub use sink::{
     SinkErrorKind,
 };
 pub use source::{ChangeSource, SourceEvent};
-pub use time::{now_rfc3339, pg_micros_to_rfc3339};
+pub use time::{now_rfc3339, pg_micros_to_rfc3339, since_pg_micros};

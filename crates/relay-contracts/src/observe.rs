@@ -13,6 +13,10 @@ pub trait Observer: Send + Sync + 'static {
     /// committed, when known.
     fn delivered(&self, _sink: &str, _kind: &str, _commit_to_ack: Option<Duration>) {}
 
+    /// A transaction was read from the slot `commit_to_read` after it committed (the
+    /// read lag: the server's, the network's and the reader's share of commit → ack).
+    fn transaction_read(&self, _commit_to_read: Duration) {}
+
     /// A publish to `sink` failed and will be retried.
     fn retried(&self, _sink: &str, _kind: &str) {}
 

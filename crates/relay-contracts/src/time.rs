@@ -20,6 +20,20 @@ pub fn pg_micros_to_rfc3339(micros: i64) -> String {
     }
 }
 
+/// Time since a PostgreSQL timestamp (µs since 2000-01-01 UTC): `None` when it is unknown
+/// (0) or in the future (clocks of two hosts).
+pub fn since_pg_micros(micros: i64) -> Option<Duration> {
+    if micros == 0 {
+        return None;
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    let now = i64::try_from(now.as_micros()).ok()?;
+    let pg_epoch = i64::try_from(PG_EPOCH_UNIX_SECS).ok()? * 1_000_000;
+    u64::try_from(now - (micros + pg_epoch))
+        .ok()
+        .map(Duration::from_micros)
+}
+
 /// The current time in RFC 3339 with microseconds (for `enrichedat`).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_micros(SystemTime::now()).to_string()

@@ -201,7 +201,7 @@ impl Lane {
                     self.observer.delivered(
                         self.sink.name(),
                         &item.event.kind,
-                        since_commit(item.commit_time_micros),
+                        relay_contracts::since_pg_micros(item.commit_time_micros),
                     );
                     let bytes = item.event.size() as u64;
                     let _ = self.results.send(LaneResult::Acked {
@@ -284,18 +284,4 @@ impl Lane {
             self.suppressed += 1;
         }
     }
-}
-
-/// Time since a commit (µs since 2000-01-01), when it is known and in the past.
-fn since_commit(commit_time_micros: i64) -> Option<Duration> {
-    if commit_time_micros == 0 {
-        return None;
-    }
-    const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    let now = i64::try_from(now.as_micros()).ok()?;
-    let ago = now - (commit_time_micros + PG_EPOCH_UNIX_MICROS);
-    u64::try_from(ago).ok().map(Duration::from_micros)
 }

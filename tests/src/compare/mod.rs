@@ -27,8 +27,10 @@ pub struct Options {
     pub single_rows: u64,
     /// Seconds of each fixed-rate latency run.
     pub latency_seconds: f64,
-    /// Offered rates (events/s) of the latency runs.
+    /// Offered rates (events/s) of the latency runs (`BENCH_RATES=1000,10000`).
     pub rates: Vec<u64>,
+    /// Run the throughput paths (`false`: only the latency runs, `BENCH_ONLY=latency`).
+    pub throughput: bool,
     /// The Debezium peer's venv python (`benches/debezium/install.sh`); `None` leaves the
     /// peer out.
     pub debezium: Option<String>,
@@ -45,7 +47,11 @@ impl Options {
             rows,
             single_rows: (rows / 10).max(1),
             latency_seconds: 10.0,
-            rates: vec![1_000, 10_000],
+            rates: std::env::var("BENCH_RATES")
+                .ok()
+                .map(|r| r.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+                .unwrap_or_else(|| vec![1_000, 10_000]),
+            throughput: std::env::var("BENCH_ONLY").map_or(true, |only| only != "latency"),
             debezium: std::env::var("OUTBOX_DEBEZIUM_PYTHON")
                 .ok()
                 .filter(|p| !p.is_empty()),
@@ -59,6 +65,7 @@ impl Options {
             single_rows: 200,
             latency_seconds: 1.0,
             rates: vec![1_000],
+            throughput: true,
             debezium: None,
         }
     }
@@ -132,20 +139,24 @@ impl Report {
             "\nRaw async-nats publishes messages of {} bytes, the relay's mean JetStream message in this run. \
              Latency: from each event's commit (its envelope's `time`) to its first arrival at a subscriber of \
              the stream's subjects; \"relay's own\" are the buckets of the relay's commit → ack histogram \
-             holding its p50 and p99.\n",
+             holding its p50 and p99, and \"read\" those of its commit → read histogram (when the relay \
+             read the transaction from the slot). The broker alone is the same message size published at \
+             the same pace by async-nats, timed from the send to the arrival: the floor under the relay's line.\n",
             self.mean_bytes
         ));
         out.push_str(
-            "\n| commit → broker, relay → JetStream | offered events/s | events | p50 ms | p99 ms | max ms | relay's own p50 / p99 ≤ ms | peak RSS MiB |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|\n",
+            "\n| commit → broker (JetStream) | offered events/s | events | p50 ms | p99 ms | max ms | relay's own p50 / p99 ≤ ms | read p50 / p99 ≤ ms | peak RSS MiB |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for l in &self.latency {
             out.push_str(&format!(
-                "| {} at {}/s | {:.0} | {} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
-                if l.enrich {
-                    "enrichment on"
+                "| {} at {}/s | {:.0} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} |\n",
+                if l.broker_only {
+                    "raw async-nats publish (the broker alone)"
+                } else if l.enrich {
+                    "relay, enrichment on"
                 } else {
-                    "enrichment off"
+                    "relay, enrichment off"
                 },
                 l.rate,
                 l.offered,
@@ -155,12 +166,18 @@ impl Report {
                 l.quantile(1.0),
                 l.relay_p50_p99_ms
                     .map_or("–".to_string(), |(a, b)| format!("{a:.0} / {b:.0}")),
+                l.read_p50_p99_ms
+                    .map_or("–".to_string(), |(a, b)| format!("{a:.0} / {b:.0}")),
                 opt(l.peak_rss_mib, 0),
             ));
         }
         out
     }
 }
+
+/// The message size of the broker's latency run when no throughput run measured the
+/// relay's (`BENCH_ONLY=latency`): about the relay's mean without enrichment.
+const DEFAULT_MESSAGE_BYTES: usize = 775;
 
 const PLAIN_SLOTS: [&str; 4] = ["c_recv", "c_null", "c_file", "c_nats"];
 const ENRICH_SLOTS: [&str; 2] = ["c_enrich_null", "c_enrich_nats"];
@@ -205,82 +222,21 @@ pub async fn run(options: &Options) -> Report {
         ..Report::default()
     };
 
-    // 100-row transactions.
-    create_slots(&admin, &PLAIN_SLOTS).await;
-    create_slots(&admin, &ENRICH_SLOTS).await;
-    if options.debezium.is_some() {
-        create_slots(&admin, &PEER_SLOTS).await;
+    if options.throughput {
+        throughput(options, &db, &admin, &nats, &mut report).await;
     }
-    let n = options.rows;
-    eprintln!("compare: {n} audit rows in 100-row transactions …");
-    backlog::insert(&admin, n, 100, 0).await;
-    let end = wal_end(&admin).await;
-    let recv = "pg_recvlogical → /dev/null (100-row tx)";
-    report.push(recv, pg_recvlogical(&db, "c_recv", &end, n), None);
-    let null = "relay → null (100-row tx)";
-    report.push(
-        null,
-        RelayChild::start(&db, "c_null", false, &Target::Null).drain(n),
-        Some(recv),
-    );
-    let file = db.path("compare.jsonl");
-    let d = RelayChild::start(&db, "c_file", false, &Target::File(&file)).drain(n);
-    report.push("relay → file (100-row tx)", d, Some(null));
-    let lines = std::fs::read_to_string(&file).unwrap_or_default();
-    report.mean_bytes = lines.len() / lines.lines().count().max(1);
-    let _ = std::fs::remove_file(&file);
-    let raw = "raw async-nats publish + ack (the broker's limit)";
-    report.push(
-        raw,
-        raw_nats(&nats, "RAW", n, report.mean_bytes).await,
-        None,
-    );
-    let target = Target::JetStream(&nats, "C_NATS", "c_nats");
-    let d = RelayChild::start(&db, "c_nats", false, &target).drain(n);
-    report.push("relay → JetStream (100-row tx)", d, Some(raw));
-    if let Some(python) = &options.debezium {
-        eprintln!("compare: the Debezium peer …");
-        let d = paths::debezium(python, &db, "c_dbz_count", None, n);
-        report.push("Debezium engine alone, counting only (100-row tx)", d, None);
-        let to = Some((&nats, "C_DBZ", "c_dbz"));
-        let dbz = "Debezium + Outbox Event Router → JetStream (100-row tx)";
-        report.push(dbz, paths::debezium(python, &db, "c_dbz_nats", to, n), None);
-        let relay = report.line("relay → JetStream (100-row tx)").cloned();
-        if let Some(relay) = relay {
-            report.push(
-                "relay → JetStream vs Debezium → JetStream",
-                relay.drain,
-                Some(dbz),
-            );
-        }
-    }
-    let d = RelayChild::start(&db, "c_enrich_null", true, &Target::Null).drain(n);
-    report.push("relay, enrichment on → null (100-row tx)", d, Some(null));
-    let target = Target::JetStream(&nats, "C_ENRICH", "c_enrich");
-    let d = RelayChild::start(&db, "c_enrich_nats", true, &target).drain(n);
-    report.push(
-        "relay, enrichment on → JetStream (100-row tx)",
-        d,
-        Some(null),
-    );
-
-    // 1-row transactions.
-    create_slots(&admin, &SINGLE_SLOTS).await;
-    let n1 = options.single_rows;
-    eprintln!("compare: {n1} audit rows in 1-row transactions …");
-    backlog::insert(&admin, n1, 1, 0).await;
-    let end = wal_end(&admin).await;
-    let recv1 = "pg_recvlogical → /dev/null (1-row tx)";
-    report.push(recv1, pg_recvlogical(&db, "s_recv", &end, n1), None);
-    let d = RelayChild::start(&db, "s_null", false, &Target::Null).drain(n1);
-    report.push("relay → null (1-row tx)", d, Some(recv1));
-    let target = Target::JetStream(&nats, "S_NATS", "s_nats");
-    let d = RelayChild::start(&db, "s_nats", false, &target).drain(n1);
-    report.push("relay → JetStream (1-row tx)", d, Some(recv1));
-
     // Latency at fixed rates; the slot is made when its run starts, so it sees only
     // the rows offered during the run.
     for &rate in &options.rates {
+        eprintln!("compare: the broker alone at {rate}/s …");
+        let bytes = if report.mean_bytes > 0 {
+            report.mean_bytes
+        } else {
+            DEFAULT_MESSAGE_BYTES
+        };
+        let stream = format!("RAW_LAT_{rate}");
+        let l = paths::raw_nats_latency(&nats, &stream, rate, options.latency_seconds, bytes).await;
+        report.latency.push(l);
         for enrich in [false, true] {
             let slot = format!("l_{rate}_{}", if enrich { "e" } else { "p" });
             create_slots(&admin, &[&slot]).await;
@@ -303,4 +259,82 @@ pub async fn run(options: &Options) -> Report {
         }
     }
     report
+}
+
+/// The throughput paths: the 100-row and the 1-row backlog, each drained by every path.
+async fn throughput(
+    options: &Options,
+    db: &TestDb,
+    admin: &tokio_postgres::Client,
+    nats: &NatsServer,
+    report: &mut Report,
+) {
+    // 100-row transactions.
+    create_slots(admin, &PLAIN_SLOTS).await;
+    create_slots(admin, &ENRICH_SLOTS).await;
+    if options.debezium.is_some() {
+        create_slots(admin, &PEER_SLOTS).await;
+    }
+    let n = options.rows;
+    eprintln!("compare: {n} audit rows in 100-row transactions …");
+    backlog::insert(admin, n, 100, 0).await;
+    let end = wal_end(admin).await;
+    let recv = "pg_recvlogical → /dev/null (100-row tx)";
+    report.push(recv, pg_recvlogical(db, "c_recv", &end, n), None);
+    let null = "relay → null (100-row tx)";
+    report.push(
+        null,
+        RelayChild::start(db, "c_null", false, &Target::Null).drain(n),
+        Some(recv),
+    );
+    let file = db.path("compare.jsonl");
+    let d = RelayChild::start(db, "c_file", false, &Target::File(&file)).drain(n);
+    report.push("relay → file (100-row tx)", d, Some(null));
+    let lines = std::fs::read_to_string(&file).unwrap_or_default();
+    report.mean_bytes = lines.len() / lines.lines().count().max(1);
+    let _ = std::fs::remove_file(&file);
+    let raw = "raw async-nats publish + ack (the broker's limit)";
+    report.push(raw, raw_nats(nats, "RAW", n, report.mean_bytes).await, None);
+    let target = Target::JetStream(nats, "C_NATS", "c_nats");
+    let d = RelayChild::start(db, "c_nats", false, &target).drain(n);
+    report.push("relay → JetStream (100-row tx)", d, Some(raw));
+    if let Some(python) = &options.debezium {
+        eprintln!("compare: the Debezium peer …");
+        let d = paths::debezium(python, db, "c_dbz_count", None, n);
+        report.push("Debezium engine alone, counting only (100-row tx)", d, None);
+        let to = Some((nats, "C_DBZ", "c_dbz"));
+        let dbz = "Debezium + Outbox Event Router → JetStream (100-row tx)";
+        report.push(dbz, paths::debezium(python, db, "c_dbz_nats", to, n), None);
+        let relay = report.line("relay → JetStream (100-row tx)").cloned();
+        if let Some(relay) = relay {
+            report.push(
+                "relay → JetStream vs Debezium → JetStream",
+                relay.drain,
+                Some(dbz),
+            );
+        }
+    }
+    let d = RelayChild::start(db, "c_enrich_null", true, &Target::Null).drain(n);
+    report.push("relay, enrichment on → null (100-row tx)", d, Some(null));
+    let target = Target::JetStream(nats, "C_ENRICH", "c_enrich");
+    let d = RelayChild::start(db, "c_enrich_nats", true, &target).drain(n);
+    report.push(
+        "relay, enrichment on → JetStream (100-row tx)",
+        d,
+        Some(null),
+    );
+
+    // 1-row transactions.
+    create_slots(admin, &SINGLE_SLOTS).await;
+    let n1 = options.single_rows;
+    eprintln!("compare: {n1} audit rows in 1-row transactions …");
+    backlog::insert(admin, n1, 1, 0).await;
+    let end = wal_end(admin).await;
+    let recv1 = "pg_recvlogical → /dev/null (1-row tx)";
+    report.push(recv1, pg_recvlogical(db, "s_recv", &end, n1), None);
+    let d = RelayChild::start(db, "s_null", false, &Target::Null).drain(n1);
+    report.push("relay → null (1-row tx)", d, Some(recv1));
+    let target = Target::JetStream(nats, "S_NATS", "s_nats");
+    let d = RelayChild::start(db, "s_nats", false, &target).drain(n1);
+    report.push("relay → JetStream (1-row tx)", d, Some(recv1));
 }

@@ -114,6 +114,119 @@ pub async fn raw_nats(nats: &NatsServer, stream: &str, events: u64, bytes: usize
     }
 }
 
+/// The broker's own latency at a fixed rate: `rate / 100` JetStream publishes of `bytes`
+/// (each carrying its send time) every 10 ms for `seconds`, acks awaited concurrently,
+/// timed from the send to the first arrival at a subscriber of the stream's subjects —
+/// the floor under the relay's commit → broker latency on the same server and machine.
+pub async fn raw_nats_latency(
+    nats: &NatsServer,
+    stream: &str,
+    rate: u64,
+    seconds: f64,
+    bytes: usize,
+) -> Latency {
+    let client = async_nats::connect(nats.url())
+        .await
+        .expect("connect to NATS");
+    let js = async_nats::jetstream::new(client.clone());
+    let prefix = stream.to_ascii_lowercase();
+    js.get_or_create_stream(async_nats::jetstream::stream::Config {
+        name: stream.into(),
+        subjects: vec![format!("{prefix}.>")],
+        ..Default::default()
+    })
+    .await
+    .expect("create the raw latency stream");
+    let mut sub = client
+        .subscribe(format!("{prefix}.>"))
+        .await
+        .expect("subscribe");
+    client.flush().await.expect("flush the subscription");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let receiver = {
+        let seen = std::sync::Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                let arrived = unix_micros();
+                let sent: Option<u64> = msg
+                    .payload
+                    .get(..20)
+                    .and_then(|p| std::str::from_utf8(p).ok())
+                    .and_then(|s| s.parse().ok());
+                if let Some(sent) = sent {
+                    seen.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(arrived.saturating_sub(sent) as f64 / 1e3);
+                }
+            }
+        })
+    };
+    let per_tick = (rate / 100).max(1);
+    let ticks = (seconds * 100.0).round() as u64;
+    let mut interval = tokio::time::interval(Duration::from_millis(10));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    type Ack = futures::future::BoxFuture<
+        'static,
+        Result<
+            async_nats::jetstream::publish::PublishAck,
+            async_nats::jetstream::context::PublishError,
+        >,
+    >;
+    let mut pending: FuturesUnordered<Ack> = FuturesUnordered::new();
+    let started = Instant::now();
+    let mut sent = 0u64;
+    for _ in 0..ticks {
+        loop {
+            tokio::select! {
+                biased;
+                _ = interval.tick() => break,
+                Some(ack) = pending.next(), if !pending.is_empty() => {
+                    ack.expect("ack");
+                }
+            }
+        }
+        for _ in 0..per_tick {
+            let mut body = format!("{:020}", unix_micros()).into_bytes();
+            body.resize(bytes.max(20), b'x');
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", format!("lat-{sent}").as_str());
+            let ack = js
+                .publish_with_headers(format!("{prefix}.s{}", sent % 64), headers, body.into())
+                .await
+                .expect("publish");
+            pending.push(Box::pin(std::future::IntoFuture::into_future(ack)));
+            sent += 1;
+        }
+    }
+    let offered = sent as f64 / started.elapsed().as_secs_f64();
+    while let Some(ack) = pending.next().await {
+        ack.expect("ack");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    receiver.abort();
+    let mut millis = std::mem::take(
+        &mut *seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    millis.sort_by(f64::total_cmp);
+    Latency {
+        rate,
+        enrich: false,
+        events: sent,
+        millis,
+        offered,
+        broker_only: true,
+        ..Latency::default()
+    }
+}
+
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
 /// Where a relay run delivers.
 pub enum Target<'a> {
     Null,
@@ -186,11 +299,21 @@ impl RelayChild {
 
     /// The p50 and p99 bucket bounds (ms) of the relay's commit → ack histogram.
     pub fn commit_to_ack_quantiles(&self) -> Option<(f64, f64)> {
+        self.quantiles("outbox_relay_commit_to_ack_seconds_bucket{")
+    }
+
+    /// The p50 and p99 bucket bounds (ms) of the relay's commit → read histogram.
+    pub fn commit_to_read_quantiles(&self) -> Option<(f64, f64)> {
+        self.quantiles("outbox_relay_commit_to_read_seconds_bucket{")
+    }
+
+    /// The p50 and p99 bucket bounds (ms) of one of the relay's histograms.
+    fn quantiles(&self, bucket_prefix: &str) -> Option<(f64, f64)> {
         let (_, body) = http_get(self.port, "/metrics")?;
         // Cumulative counts per upper bound, summed over the histogram's series.
         let mut buckets: Vec<(f64, f64)> = Vec::new();
         for line in body.lines() {
-            let Some(rest) = line.strip_prefix("outbox_relay_commit_to_ack_seconds_bucket{") else {
+            let Some(rest) = line.strip_prefix(bucket_prefix) else {
                 continue;
             };
             let Some((labels, count)) = rest.rsplit_once("} ") else {
@@ -300,6 +423,11 @@ pub struct Latency {
     /// the upper bounds (ms) of the buckets holding its p50 and p99, which tells the
     /// relay's share from the broker's delivery to the subscriber.
     pub relay_p50_p99_ms: Option<(f64, f64)>,
+    /// The same for its commit → read histogram (`outbox_relay_commit_to_read_seconds`):
+    /// the server's and the network's share.
+    pub read_p50_p99_ms: Option<(f64, f64)>,
+    /// The broker alone ([`raw_nats_latency`]), not the relay.
+    pub broker_only: bool,
 }
 
 impl Latency {
@@ -310,6 +438,15 @@ impl Latency {
         let i = ((self.millis.len() as f64 - 1.0) * q).round() as usize;
         self.millis[i.min(self.millis.len() - 1)]
     }
+}
+
+/// The envelope fields the latency subscriber reads.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(borrow)]
+    id: &'a str,
+    #[serde(borrow)]
+    time: &'a str,
 }
 
 /// Run the relay on `slot` to a fresh stream, offer audit rows at `rate` per second for
@@ -349,17 +486,15 @@ pub async fn latency(
             let mut ids = std::collections::HashSet::new();
             while let Some(msg) = sub.next().await {
                 let arrived = SystemTime::now();
-                let v: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
-                if !v["id"]
-                    .as_str()
-                    .is_some_and(|id| ids.insert(id.to_string()))
-                {
+                // Only the two fields (borrowed, not a whole `Value` tree): the
+                // subscriber shares the machine with what it measures.
+                let Ok(head) = serde_json::from_slice::<Head<'_>>(&msg.payload) else {
+                    continue;
+                };
+                if !ids.insert(head.id.to_string()) {
                     continue;
                 }
-                if let Some(time) = v["time"]
-                    .as_str()
-                    .and_then(|t| humantime::parse_rfc3339(t).ok())
-                {
+                if let Ok(time) = humantime::parse_rfc3339(head.time) {
                     let ms = arrived
                         .duration_since(time)
                         .map_or(0.0, |d| d.as_secs_f64() * 1e3);
@@ -391,6 +526,7 @@ pub async fn latency(
     }
     let peak_rss_mib = relay.peak_rss_mib();
     let relay_p50_p99_ms = relay.commit_to_ack_quantiles();
+    let read_p50_p99_ms = relay.commit_to_read_quantiles();
     // Every acked event has reached the subscriber once the stream has published it;
     // a short grace for the last deliveries, then stop listening.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -410,6 +546,8 @@ pub async fn latency(
         peak_rss_mib,
         offered,
         relay_p50_p99_ms,
+        read_p50_p99_ms,
+        broker_only: false,
     }
 }
 

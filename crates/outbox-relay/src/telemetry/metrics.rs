@@ -92,6 +92,7 @@ pub struct Telemetry {
     retried: Family<SinkTypeLabels, Counter>,
     dead_lettered: Family<SinkTypeLabels, Counter>,
     commit_to_ack: HistogramFamily<SinkLabels>,
+    commit_to_read: Histogram,
     lookup: Histogram,
     reconnects: Family<CauseLabels, Counter>,
     state: Family<StateLabels, Gauge>,
@@ -126,6 +127,7 @@ impl Telemetry {
             retried: Family::default(),
             dead_lettered: Family::default(),
             commit_to_ack: Family::new_with_constructor(latency as fn() -> Histogram),
+            commit_to_read: latency(),
             lookup: latency(),
             reconnects: Family::default(),
             state: Family::default(),
@@ -166,6 +168,12 @@ impl Telemetry {
             "Time from the transaction's commit to the sink's ack, by sink",
             Unit::Seconds,
             t.commit_to_ack.clone(),
+        );
+        r.register_with_unit(
+            "commit_to_read",
+            "Time from a transaction's commit to the relay reading it from the slot",
+            Unit::Seconds,
+            t.commit_to_read.clone(),
         );
         r.register_with_unit(
             "enrichment_lookup",
@@ -320,6 +328,10 @@ impl Observer for Telemetry {
             .inc();
     }
 
+    fn transaction_read(&self, commit_to_read: Duration) {
+        self.commit_to_read.observe(commit_to_read.as_secs_f64());
+    }
+
     fn delivered(&self, sink: &str, kind: &str, commit_to_ack: Option<Duration>) {
         self.acked_by_pair
             .get(sink, kind, || {
@@ -380,6 +392,8 @@ mod tests {
         }
         t.delivered("s", "portal.b.v1", None);
         t.delivered("u", "portal.a.v1", Some(Duration::from_millis(3)));
+        t.transaction_read(Duration::from_millis(3));
+        t.transaction_read(Duration::from_millis(300));
         let text = t.render();
         for line in [
             r#"outbox_relay_events_read_total{type="portal.a.v1"} 3"#,
@@ -388,6 +402,8 @@ mod tests {
             r#"outbox_relay_events_acked_total{sink="u",type="portal.a.v1"} 1"#,
             r#"outbox_relay_commit_to_ack_seconds_count{sink="s"} 3"#,
             r#"outbox_relay_commit_to_ack_seconds_count{sink="u"} 1"#,
+            r#"outbox_relay_commit_to_read_seconds_count 2"#,
+            r#"outbox_relay_commit_to_read_seconds_bucket{le="0.004"} 1"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }

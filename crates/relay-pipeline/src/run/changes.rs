@@ -28,6 +28,9 @@ impl RunState<'_> {
                         "Begin inside an open transaction".into(),
                     ));
                 }
+                if let Some(lag) = relay_contracts::since_pg_micros(commit_time_micros) {
+                    self.p.observer.transaction_read(lag);
+                }
                 let unit = self.tracker.open_at(commit_time_micros);
                 self.tx = Some((
                     TxContext {

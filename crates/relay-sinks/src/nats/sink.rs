@@ -125,30 +125,42 @@ impl Inner {
         let Ok(_permit) = self.window.acquire().await else {
             return Outcome::Retryable("sink is shutting down".into());
         };
-        let send = async {
-            let ack = self
-                .jetstream
-                .send_publish(subject, encode::message(event, &self.stream))
-                .await?;
-            ack.await
+        // Two bounds, one timer each only while it is pending: handing the message to
+        // the client (which waits only while disconnected with its buffer full), then
+        // the ack (the context's own `ack_timeout`). Wrapping both in one more timeout
+        // registered a second timer per event.
+        let sent = tokio::time::timeout(
+            self.ack_timeout,
+            self.jetstream
+                .send_publish(subject, encode::message(event, &self.stream)),
+        )
+        .await;
+        let acked = match sent {
+            Ok(Ok(ack)) => ack.await,
+            Ok(Err(e)) => Err(e),
+            Err(_) => return self.no_ack(),
         };
-        match tokio::time::timeout(self.ack_timeout, send).await {
-            Ok(Ok(ack)) => {
+        match acked {
+            Ok(ack) => {
                 if ack.duplicate {
                     tracing::debug!(sink = %self.name, event_id = %event.id, seq = ack.sequence, "duplicate: the stream already had this event");
                 }
                 Outcome::Acked
             }
-            Ok(Err(e)) => match classify(&e) {
+            Err(e) if e.kind() == PublishErrorKind::TimedOut => self.no_ack(),
+            Err(e) => match classify(&e) {
                 Outcome::Retryable(reason) => Outcome::Retryable(self.context(reason)),
                 other => other,
             },
-            Err(_) => Outcome::Retryable(self.context(format!(
-                "no ack from stream {} within {}",
-                self.stream,
-                humantime::format_duration(self.ack_timeout)
-            ))),
         }
+    }
+
+    fn no_ack(&self) -> Outcome {
+        Outcome::Retryable(self.context(format!(
+            "no ack from stream {} within {}",
+            self.stream,
+            humantime::format_duration(self.ack_timeout)
+        )))
     }
 
     /// Add the connection state to a retry reason: "disconnected" explains most timeouts.
