@@ -93,19 +93,20 @@ impl<'t> Store<'t> {
                     .is_some_and(|v| same_id(v, key))
             })
         };
-        let mut out: BTreeMap<String, (&Row, Source)> = BTreeMap::new();
+        // Keyed by canonical id (borrowed from the live rows, owned for tombstones).
+        let mut out: BTreeMap<std::borrow::Cow<'_, str>, (&Row, Source)> = BTreeMap::new();
         if let Some(rows) = self.live.get(table) {
             match keys.first() {
                 Some((col, key)) => {
-                    for id in self.indexed(table, col, rows, key) {
-                        if let Some(row) = rows.get(&id).filter(|r| matches(r)) {
-                            out.insert(id, (row, Source::Live));
+                    for (id, row) in self.indexed(table, col, rows, key) {
+                        if matches(row) {
+                            out.insert(id.as_str().into(), (row, Source::Live));
                         }
                     }
                 }
                 None => {
                     for (id, row) in rows {
-                        out.insert(id.clone(), (row, Source::Live));
+                        out.insert(id.as_str().into(), (row, Source::Live));
                     }
                 }
             }
@@ -115,7 +116,8 @@ impl<'t> Store<'t> {
                 for row in self.tombstones.find_by(table, col, val) {
                     if matches(row) {
                         if let Some(id) = row.get("id").and_then(Value::as_str) {
-                            out.entry(id_key(id)).or_insert((row, Source::Tombstone));
+                            out.entry(id_key(id).into())
+                                .or_insert((row, Source::Tombstone));
                         }
                     }
                 }
@@ -124,15 +126,15 @@ impl<'t> Store<'t> {
         out.into_values().collect()
     }
 
-    /// Ids of the live rows of `table` whose `column` is `key`, from the index (built on
-    /// first use).
-    fn indexed(
+    /// The live rows of `table` whose `column` is `key` (with their ids), from the index
+    /// (built on first use).
+    fn indexed<'r>(
         &self,
         table: &str,
         column: &str,
-        rows: &BTreeMap<String, Row>,
+        rows: &'r BTreeMap<String, Row>,
         key: &str,
-    ) -> Vec<String> {
+    ) -> Vec<(&'r String, &'r Row)> {
         let mut index = self.index.borrow_mut();
         let at = match index
             .iter()
@@ -150,7 +152,13 @@ impl<'t> Store<'t> {
                 index.len() - 1
             }
         };
-        index[at].1.get(key).cloned().unwrap_or_default()
+        index[at]
+            .1
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| rows.get_key_value(id))
+            .collect()
     }
 
     /// Every row of `table` the batch knows: the live rows, then every tombstone of it.
