@@ -74,13 +74,16 @@ pub fn pg_recvlogical(db: &TestDb, slot: &str, end: &str, events: u64) -> Drain 
     }
 }
 
-/// The broker's limit: `events` JetStream publishes of `bytes` each, with a
-/// `Nats-Msg-Id` header as the relay sends, pipelined (up to 4,096 acks outstanding).
-pub async fn raw_nats(nats: &NatsServer, stream: &str, events: u64, bytes: usize) -> Drain {
+/// A connection, its JetStream context and a stream `stream` on `<stream in lower case>.>`
+/// (that prefix is returned), for the raw publishers.
+async fn raw_stream(
+    nats: &NatsServer,
+    stream: &str,
+) -> (async_nats::Client, async_nats::jetstream::Context, String) {
     let client = async_nats::connect(nats.url())
         .await
         .expect("connect to NATS");
-    let js = async_nats::jetstream::new(client);
+    let js = async_nats::jetstream::new(client.clone());
     let prefix = stream.to_ascii_lowercase();
     js.get_or_create_stream(async_nats::jetstream::stream::Config {
         name: stream.into(),
@@ -89,6 +92,13 @@ pub async fn raw_nats(nats: &NatsServer, stream: &str, events: u64, bytes: usize
     })
     .await
     .expect("create the raw stream");
+    (client, js, prefix)
+}
+
+/// The broker's limit: `events` JetStream publishes of `bytes` each, with a
+/// `Nats-Msg-Id` header as the relay sends, pipelined (up to 4,096 acks outstanding).
+pub async fn raw_nats(nats: &NatsServer, stream: &str, events: u64, bytes: usize) -> Drain {
+    let (_, js, prefix) = raw_stream(nats, stream).await;
     let body = bytes::Bytes::from(vec![b'x'; bytes]);
     let start = Instant::now();
     let mut pending = FuturesUnordered::new();
@@ -125,42 +135,14 @@ pub async fn raw_nats_latency(
     seconds: f64,
     bytes: usize,
 ) -> Latency {
-    let client = async_nats::connect(nats.url())
-        .await
-        .expect("connect to NATS");
-    let js = async_nats::jetstream::new(client.clone());
-    let prefix = stream.to_ascii_lowercase();
-    js.get_or_create_stream(async_nats::jetstream::stream::Config {
-        name: stream.into(),
-        subjects: vec![format!("{prefix}.>")],
-        ..Default::default()
+    let (client, js, prefix) = raw_stream(nats, stream).await;
+    // Each message carries its send time (µs since the epoch) in its first 20 bytes.
+    let arrivals = Arrivals::start(&client, &prefix, |payload| {
+        let arrived = unix_micros();
+        let sent: u64 = std::str::from_utf8(payload.get(..20)?).ok()?.parse().ok()?;
+        Some(arrived.saturating_sub(sent) as f64 / 1e3)
     })
-    .await
-    .expect("create the raw latency stream");
-    let mut sub = client
-        .subscribe(format!("{prefix}.>"))
-        .await
-        .expect("subscribe");
-    client.flush().await.expect("flush the subscription");
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let receiver = {
-        let seen = std::sync::Arc::clone(&seen);
-        tokio::spawn(async move {
-            while let Some(msg) = sub.next().await {
-                let arrived = unix_micros();
-                let sent: Option<u64> = msg
-                    .payload
-                    .get(..20)
-                    .and_then(|p| std::str::from_utf8(p).ok())
-                    .and_then(|s| s.parse().ok());
-                if let Some(sent) = sent {
-                    seen.lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push(arrived.saturating_sub(sent) as f64 / 1e3);
-                }
-            }
-        })
-    };
+    .await;
     let per_tick = (rate / 100).max(1);
     let ticks = (seconds * 100.0).round() as u64;
     let mut interval = tokio::time::interval(Duration::from_millis(10));
@@ -202,14 +184,7 @@ pub async fn raw_nats_latency(
     while let Some(ack) = pending.next().await {
         ack.expect("ack");
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    receiver.abort();
-    let mut millis = std::mem::take(
-        &mut *seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
-    millis.sort_by(f64::total_cmp);
+    let millis = arrivals.stop().await;
     Latency {
         rate,
         enrich: false,
@@ -218,6 +193,56 @@ pub async fn raw_nats_latency(
         offered,
         broker_only: true,
         ..Latency::default()
+    }
+}
+
+/// A core-NATS subscriber on `<prefix>.>` timing each arrival with `time_of` (ms from
+/// the message's send or commit to now; `None`: not counted).
+struct Arrivals {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<f64>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Arrivals {
+    async fn start(
+        client: &async_nats::Client,
+        prefix: &str,
+        mut time_of: impl FnMut(&[u8]) -> Option<f64> + Send + 'static,
+    ) -> Arrivals {
+        let mut sub = client
+            .subscribe(format!("{prefix}.>"))
+            .await
+            .expect("subscribe");
+        client.flush().await.expect("flush the subscription");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = {
+            let seen = std::sync::Arc::clone(&seen);
+            tokio::spawn(async move {
+                while let Some(msg) = sub.next().await {
+                    if let Some(ms) = time_of(&msg.payload) {
+                        seen.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(ms);
+                    }
+                }
+            })
+        };
+        Arrivals { seen, task }
+    }
+
+    /// Every acked message has reached the subscriber once the stream has published it:
+    /// a short grace for the last deliveries, then stop listening. The times, sorted.
+    async fn stop(self) -> Vec<f64> {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.task.abort();
+        let mut millis = std::mem::take(
+            &mut *self
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        millis.sort_by(f64::total_cmp);
+        millis
     }
 }
 
@@ -472,39 +497,25 @@ pub async fn latency(
     let client = async_nats::connect(nats.url())
         .await
         .expect("connect to NATS");
-    let mut sub = client
-        .subscribe(format!("{prefix}.>"))
-        .await
-        .expect("subscribe");
-    client.flush().await.expect("flush the subscription");
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let receiver = {
-        let seen = std::sync::Arc::clone(&seen);
-        tokio::spawn(async move {
-            // A publish the relay retried reaches a core subscriber twice (the stream
-            // keeps one): only the first arrival of each id counts.
-            let mut ids = std::collections::HashSet::new();
-            while let Some(msg) = sub.next().await {
-                let arrived = SystemTime::now();
-                // Only the two fields (borrowed, not a whole `Value` tree): the
-                // subscriber shares the machine with what it measures.
-                let Ok(head) = serde_json::from_slice::<Head<'_>>(&msg.payload) else {
-                    continue;
-                };
-                if !ids.insert(head.id.to_string()) {
-                    continue;
-                }
-                if let Ok(time) = humantime::parse_rfc3339(head.time) {
-                    let ms = arrived
-                        .duration_since(time)
-                        .map_or(0.0, |d| d.as_secs_f64() * 1e3);
-                    seen.lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push(ms);
-                }
-            }
-        })
-    };
+    // A publish the relay retried reaches a core subscriber twice (the stream keeps
+    // one): only the first arrival of each id counts.
+    let mut ids = std::collections::HashSet::new();
+    let arrivals = Arrivals::start(&client, &prefix, move |payload| {
+        let arrived = SystemTime::now();
+        // Only the two fields (borrowed, not a whole `Value` tree): the subscriber
+        // shares the machine with what it measures.
+        let head = serde_json::from_slice::<Head<'_>>(payload).ok()?;
+        if !ids.insert(head.id.to_string()) {
+            return None;
+        }
+        let time = humantime::parse_rfc3339(head.time).ok()?;
+        Some(
+            arrived
+                .duration_since(time)
+                .map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        )
+    })
+    .await;
     let per_tick = (rate / 100).max(1);
     let ticks = (seconds * 100.0).round() as u64;
     let started = Instant::now();
@@ -527,17 +538,8 @@ pub async fn latency(
     let peak_rss_mib = relay.peak_rss_mib();
     let relay_p50_p99_ms = relay.commit_to_ack_quantiles();
     let read_p50_p99_ms = relay.commit_to_read_quantiles();
-    // Every acked event has reached the subscriber once the stream has published it;
-    // a short grace for the last deliveries, then stop listening.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    receiver.abort();
-    let mut millis = std::mem::take(
-        &mut *seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
+    let millis = arrivals.stop().await;
     drop(relay);
-    millis.sort_by(f64::total_cmp);
     Latency {
         rate,
         enrich,
