@@ -89,7 +89,8 @@ impl<'a> RunState<'a> {
     }
 }
 
-/// How long audit rows may wait for more rows to share their lookups.
+/// How long audit rows may wait for more rows to share their lookups while a batch is
+/// being enriched (an idle relay enriches at once: see `idle_flush`).
 const ENRICH_LINGER: Duration = Duration::from_millis(20);
 
 impl RunState<'_> {
@@ -132,6 +133,14 @@ impl RunState<'_> {
                 self.expire_due_holds(source);
             }
             let can_read = draining.is_none() && !self.saturated();
+            // Group commit for lookups: when nothing more can be read right now and no
+            // batch is being enriched, the rows waiting go at once instead of after the
+            // linger; while a batch is looked up, the next one gathers (up to
+            // `enrich_batch` rows or the linger), so a backlog still fills its batches.
+            let idle_flush = can_read
+                && self.tx.is_none()
+                && self.flush_deadline.is_some()
+                && self.flushes.is_empty();
             let holding = self
                 .enrich
                 .as_ref()
@@ -171,6 +180,8 @@ impl RunState<'_> {
                 // Wakes the loop so held deletes can fall due by time once caught up.
                 _ = tick.tick(), if holding => {}
                 () = tokio::time::sleep(Duration::from_millis(200)), if draining.is_some() => {}
+                // Last: fires only when the source (and everything above) has nothing ready.
+                () = std::future::ready(()), if idle_flush => self.start_flush(),
             }
             self.publish_gauges();
         }
