@@ -143,6 +143,10 @@ pub struct CaptureSection {
     /// previous one is delivered).
     #[serde(default = "default_enrich_in_flight")]
     pub enrich_in_flight: usize,
+    /// How long audit rows may wait for more rows to share their lookups while a batch
+    /// is being enriched (an idle relay enriches at once).
+    #[serde(default = "default_enrich_linger", with = "humantime_serde")]
+    pub enrich_linger: Duration,
     /// `statement_timeout` of the lookups.
     #[serde(default = "default_lookup_timeout", with = "humantime_serde")]
     pub lookup_timeout: Duration,
@@ -174,6 +178,9 @@ fn default_delete_hold_transactions() -> u64 {
 }
 fn default_enrich_in_flight() -> usize {
     4
+}
+fn default_enrich_linger() -> Duration {
+    Duration::from_millis(20)
 }
 fn default_lookup_timeout() -> Duration {
     Duration::from_secs(10)
@@ -213,6 +220,7 @@ impl Default for CaptureSection {
             delete_hold: default_delete_hold(),
             enrich_batch: default_enrich_batch(),
             enrich_in_flight: default_enrich_in_flight(),
+            enrich_linger: default_enrich_linger(),
             lookup_timeout: default_lookup_timeout(),
             lookup_lock_timeout: default_lookup_lock_timeout(),
             lookup_connect_timeout: default_lookup_connect_timeout(),
@@ -373,6 +381,7 @@ impl Config {
             ("capture.lookup_timeout", c.lookup_timeout),
             ("capture.lookup_lock_timeout", c.lookup_lock_timeout),
             ("capture.lookup_connect_timeout", c.lookup_connect_timeout),
+            ("capture.enrich_linger", c.enrich_linger),
             ("pipeline.drain_timeout", self.pipeline.drain_timeout),
         ] {
             if d.is_zero() {

@@ -49,6 +49,9 @@ pub struct PipelineConfig {
     pub drain_timeout: Duration,
     /// Enrichment batches looked up at once (reading pauses while this many run).
     pub max_enrich_batches: usize,
+    /// How long audit rows may wait for more rows to share their lookups while a batch
+    /// is being enriched (an idle loop starts the batch at once).
+    pub enrich_linger: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -63,6 +66,7 @@ impl Default for PipelineConfig {
             },
             drain_timeout: Duration::from_secs(30),
             max_enrich_batches: 4,
+            enrich_linger: Duration::from_millis(20),
         }
     }
 }

@@ -6,6 +6,7 @@ use outbox_relay_tests::*;
 use serde_json::Value;
 use std::time::Duration;
 
+mod linger;
 mod support;
 use support::*;
 

@@ -170,3 +170,21 @@ fn list_of_publications_and_unknown_sink_type() {
         .to_string();
     assert!(err.contains("kafka"), "{err}");
 }
+
+#[test]
+fn the_enrichment_linger_is_read_and_a_zero_one_is_refused_by_name() {
+    let cfg = Config::parse(CONTRACT, "t.toml", &env).unwrap();
+    assert_eq!(cfg.capture.enrich_linger, Duration::from_millis(20));
+    let text = CONTRACT.replace("[capture]", "[capture]\nenrich_linger = \"150ms\"");
+    assert!(
+        text.contains("enrich_linger"),
+        "the contract has a [capture] table"
+    );
+    let cfg = Config::parse(&text, "t.toml", &env).unwrap();
+    assert_eq!(cfg.capture.enrich_linger, Duration::from_millis(150));
+    let text = CONTRACT.replace("[capture]", "[capture]\nenrich_linger = \"0s\"");
+    let err = Config::parse(&text, "t.toml", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("capture.enrich_linger"), "{err}");
+}

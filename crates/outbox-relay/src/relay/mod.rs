@@ -176,6 +176,7 @@ impl Relay {
                 retry,
                 drain_timeout: p.drain_timeout,
                 max_enrich_batches: cfg.capture.enrich_in_flight,
+                enrich_linger: cfg.capture.enrich_linger,
             },
         );
         let telemetry = Arc::new(Telemetry::new(pipeline.metrics()));

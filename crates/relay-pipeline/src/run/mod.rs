@@ -89,10 +89,6 @@ impl<'a> RunState<'a> {
     }
 }
 
-/// How long audit rows may wait for more rows to share their lookups while a batch is
-/// being enriched (an idle relay enriches at once: see `idle_flush`).
-const ENRICH_LINGER: Duration = Duration::from_millis(20);
-
 impl RunState<'_> {
     fn saturated(&self) -> bool {
         self.tracker.inflight_pairs() >= self.p.cfg.max_inflight_events
@@ -166,7 +162,7 @@ impl RunState<'_> {
                 Some(flushed) = self.flushes.next(), if !self.flushes.is_empty() => {
                     self.on_flushed(flushed?, source)?;
                 }
-                // Before the source, so rows are enriched within ENRICH_LINGER under load too.
+                // Before the source, so rows are enriched within the linger under load too.
                 () = sleep_until_or_never(self.flush_deadline), if self.flush_deadline.is_some() => {
                     self.start_flush();
                 }
@@ -283,7 +279,7 @@ impl RunState<'_> {
             self.tracker.hold(unit);
         }
         if self.flush_deadline.is_none() {
-            self.flush_deadline = Some(tokio::time::Instant::now() + ENRICH_LINGER);
+            self.flush_deadline = Some(tokio::time::Instant::now() + self.p.cfg.enrich_linger);
         }
         if self.enrich.as_ref().is_some_and(|e| e.batch_full()) {
             self.start_flush();
