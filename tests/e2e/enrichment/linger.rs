@@ -13,13 +13,7 @@ async fn a_relay_that_keeps_up_enriches_without_waiting_for_the_linger() {
     let db = TestDb::start(Setup::default()).await;
     db.admin.batch_execute(&domain_sql()).await.unwrap();
     let out = db.path("events.jsonl");
-    let cfg = db.config(
-        "relay",
-        &format!(
-            "[capture]\nenrich_linger = \"1h\"\n\n[[sinks]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\n",
-            out.display()
-        ),
-    );
+    let cfg = relay_config_with(&db, &out, "enrich_linger = \"1h\"");
     let _relay = RelayProcess::run(&cfg, &db.path("relay.log"));
     for n in 1..=3 {
         audit(&db, "dataset_updated", ("DATASET", D), None).await;

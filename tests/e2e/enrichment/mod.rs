@@ -259,13 +259,7 @@ async fn a_delete_whose_audit_row_never_comes_is_emitted_after_the_hold() {
     let db = TestDb::start(Setup::default()).await;
     db.admin.batch_execute(&domain_sql()).await.unwrap();
     let out = db.path("events.jsonl");
-    let cfg = db.config(
-        "relay",
-        &format!(
-            "[capture]\ndelete_hold = \"2s\"\n\n[[sinks]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\n",
-            out.display()
-        ),
-    );
+    let cfg = relay_config_with(&db, &out, "delete_hold = \"2s\"");
     let relay = RelayProcess::run(&cfg, &db.path("relay.log"));
     db.admin
         .batch_execute(&format!(

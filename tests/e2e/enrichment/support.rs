@@ -83,10 +83,15 @@ pub fn assert_valid(events: &[Value]) {
 }
 
 pub fn relay_config(db: &TestDb, out: &std::path::Path) -> std::path::PathBuf {
+    relay_config_with(db, out, "delete_hold = \"5m\"")
+}
+
+/// The relay's configuration with these `[capture]` lines and the file sink at `out`.
+pub fn relay_config_with(db: &TestDb, out: &std::path::Path, capture: &str) -> std::path::PathBuf {
     db.config(
         "relay",
         &format!(
-            "[capture]\ndelete_hold = \"5m\"\n\n[[sinks]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\n",
+            "[capture]\n{capture}\n\n[[sinks]]\nname = \"archive\"\ntype = \"file\"\npath = \"{}\"\n",
             out.display()
         ),
     )

@@ -9,9 +9,11 @@
 //! The figures are printed and written as Markdown (`docs/benchmarks.md` by default);
 //! the test suite runs a smoke of it (small N, debug build) so it keeps working.
 
+mod latency;
 mod paths;
 
-pub use paths::{raw_nats, Drain, Latency};
+pub use latency::Latency;
+pub use paths::{raw_nats, Drain};
 
 use crate::nats::NatsServer;
 use crate::real_portal::backlog::{self, entities_sql};
@@ -235,13 +237,14 @@ pub async fn run(options: &Options) -> Report {
             DEFAULT_MESSAGE_BYTES
         };
         let stream = format!("RAW_LAT_{rate}");
-        let l = paths::raw_nats_latency(&nats, &stream, rate, options.latency_seconds, bytes).await;
+        let l =
+            latency::raw_nats_latency(&nats, &stream, rate, options.latency_seconds, bytes).await;
         report.latency.push(l);
         for enrich in [false, true] {
             let slot = format!("l_{rate}_{}", if enrich { "e" } else { "p" });
             create_slots(&admin, &[&slot]).await;
             eprintln!("compare: latency at {rate}/s, enrichment {enrich} …");
-            let l = paths::latency(
+            let l = latency::latency(
                 &db,
                 &admin,
                 &nats,
