@@ -2,7 +2,7 @@
 //! subjects before the first event is sent.
 
 use async_nats::connection::State;
-use async_nats::jetstream::context::{ContextBuilder, GetStreamErrorKind};
+use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use async_nats::jetstream::Context;
 use async_nats::jetstream::ErrorCode;
@@ -14,11 +14,9 @@ use relay_contracts::{SinkError, SinkErrorKind};
 use super::config::NatsConfig;
 use super::encode;
 
-/// A connected client and its JetStream context (acks bounded by `ack_timeout`, at most
-/// `max_pending_acks` outstanding).
+/// A connected client, with the stream verified (or created).
 pub(crate) struct Connection {
     pub client: Client,
-    pub jetstream: Context,
 }
 
 fn error(cfg: &NatsConfig, kind: SinkErrorKind, message: impl Into<String>) -> SinkError {
@@ -64,14 +62,8 @@ pub(crate) async fn connect(cfg: &NatsConfig) -> Result<Connection, SinkError> {
     })?;
 
     // Stream management with the client's request timeout (10 s), independent of a short
-    // ack_timeout; publishing with acks bounded by ack_timeout and a window as large as
-    // ours, so async-nats' own pending-ack limit never blocks first.
+    // ack_timeout (which bounds publishing, in the sink).
     ensure_stream(cfg, &async_nats::jetstream::new(client.clone())).await?;
-    let jetstream = ContextBuilder::new()
-        .timeout(cfg.ack_timeout)
-        .max_ack_inflight(cfg.max_pending_acks)
-        .backpressure_on_inflight(true)
-        .build(client.clone());
     tracing::info!(
         sink = %cfg.name,
         url = %cfg.redacted_urls(),
@@ -80,7 +72,7 @@ pub(crate) async fn connect(cfg: &NatsConfig) -> Result<Connection, SinkError> {
         max_payload = client.server_info().max_payload,
         "connected to NATS JetStream"
     );
-    Ok(Connection { client, jetstream })
+    Ok(Connection { client })
 }
 
 /// What to check after a failed connect.
@@ -104,6 +96,9 @@ async fn options(cfg: &NatsConfig) -> Result<ConnectOptions, SinkError> {
     let sink = cfg.name.clone();
     let mut options = ConnectOptions::new()
         .name(&cfg.connection_name)
+        // The sink's ack subscription holds at most `max_pending_acks` unread acks; a
+        // full subscription would drop acks (slow consumer), so make room for the largest.
+        .subscription_capacity(super::MAX_PENDING_ACKS_LIMIT)
         .event_callback(move |event| {
             let sink = sink.clone();
             async move { log_event(&sink, event) }

@@ -26,7 +26,7 @@ impl crate::SinkSpec for NatsConfig {
     }
 }
 
-/// Largest `max_pending_acks` accepted. async-nats keeps one inbox entry per pending ack;
+/// Largest `max_pending_acks` accepted (and the room of the sink's ack subscription);
 /// beyond this the window only costs memory.
 pub const MAX_PENDING_ACKS_LIMIT: usize = 65_536;
 

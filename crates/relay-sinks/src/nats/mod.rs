@@ -24,14 +24,17 @@
 //!
 //! Files: `config` (the settings, and how they build the sink), `client` (connect,
 //! auth, TLS, the stream, the probe), `encode` (subject, headers, subject matching),
-//! `sink` (the [`Sink`](relay_contracts::Sink) impl).
+//! `sink` (the [`Sink`](relay_contracts::Sink) impl), `acks` (matching the stream's acks
+//! to the events of a burst, and what a failed publish means).
 
+mod acks;
 pub(crate) mod client;
 mod config;
 mod encode;
 mod sink;
 
+pub use acks::classify;
 pub use config::{NatsConfig, MAX_PENDING_ACKS_LIMIT};
 pub use encode::{covers as subject_filters_cover, CONTENT_TYPE};
 pub use relay_contracts::config::{OneOrMany, Secret};
-pub use sink::{classify, NatsSink};
+pub use sink::NatsSink;

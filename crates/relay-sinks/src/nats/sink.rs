@@ -1,15 +1,15 @@
-//! The [`Sink`] implementation: one JetStream publish per event, pipelined, each
-//! resolved by the stream's ack.
+//! The [`Sink`] implementation: a burst of events published at once (pipelined), each
+//! resolved by the stream's ack, matched to it by the reply subject (see `acks`).
 
-use async_nats::jetstream::context::{PublishError, PublishErrorKind};
-use async_nats::jetstream::{self, ErrorCode};
 use async_nats::Client;
 use futures::future::BoxFuture;
-use relay_contracts::{Batch, OutboundEvent, Outcome, Probe, Sink, SinkError};
+use relay_contracts::{Batch, OutboundEvent, Outcome, Probe, Sink, SinkError, SinkErrorKind};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
 
+use super::acks::{Ack, Pending};
 use super::client;
 use super::config::NatsConfig;
 use super::encode;
@@ -35,16 +35,45 @@ struct Inner {
     subject_prefix: String,
     ack_timeout: Duration,
     client: Client,
-    jetstream: jetstream::Context,
-    /// Publishes awaiting their ack. Held from before the send until the ack resolves,
-    /// so async-nats' own pending-ack limit is never the one that blocks.
+    /// Acks come back on `<inbox>.<burst>.<event>`.
+    inbox: String,
+    pending: Arc<Pending>,
+    /// The task reading the ack subscription; stopped with the sink.
+    reader: AbortHandle,
+    /// Publishes awaiting their ack. A burst takes its permits before anything is sent
+    /// and holds them until it is resolved.
     window: Semaphore,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 impl NatsSink {
     /// Connect, authenticate and verify (or create) the stream. See [`NatsConfig`].
     pub async fn connect(cfg: &NatsConfig) -> Result<Self, SinkError> {
         let connection = client::connect(cfg).await?;
+        let client = connection.client;
+        let inbox = client.new_inbox();
+        let subscriber = client
+            .subscribe(format!("{inbox}.*.*"))
+            .await
+            .map_err(|e| {
+                SinkError::new(
+                    &cfg.name,
+                    SinkErrorKind::Unreachable,
+                    format!("cannot subscribe to the ack subject {inbox}.*.*: {e}"),
+                )
+            })?;
+        let pending = Arc::new(Pending::default());
+        let reader = tokio::spawn(super::acks::read(
+            inbox.clone(),
+            subscriber,
+            Arc::clone(&pending),
+        ))
+        .abort_handle();
         Ok(Self {
             inner: Arc::new(Inner {
                 cfg: cfg.clone(),
@@ -52,8 +81,10 @@ impl NatsSink {
                 stream: cfg.stream.clone(),
                 subject_prefix: cfg.subject_prefix.clone(),
                 ack_timeout: cfg.ack_timeout,
-                client: connection.client,
-                jetstream: connection.jetstream,
+                client,
+                inbox,
+                pending,
+                reader,
                 window: Semaphore::new(cfg.max_pending_acks),
             }),
         })
@@ -70,24 +101,23 @@ impl Sink for NatsSink {
     }
 
     /// Events ready together are handed over together and published in one burst: one
-    /// lane future and one wake-up per burst instead of per event. Each event still has
-    /// its own outcome (its own ack), so one refused or timed-out event never fails the
-    /// rest of its burst.
+    /// lane future, one wake-up and one timer per burst instead of per event. Each event
+    /// still has its own outcome (its own ack), so one refused or timed-out event never
+    /// fails the rest of its burst. Never more than the window, so a burst's permits are
+    /// always available.
     fn max_batch(&self) -> usize {
-        BURST
+        BURST.min(self.inner.cfg.max_pending_acks).max(1)
     }
 
     /// Every event of the batch is published at once (pipelined) and resolved by its
-    /// own ack.
+    /// own ack; `ack_timeout` bounds the whole burst, sending included.
     ///
     /// # Cancel safety
     /// Dropping the future may leave messages sent: they can still be stored, and a
     /// retry is then deduplicated by its `Nats-Msg-Id`.
     fn publish(&self, batch: Batch) -> BoxFuture<'static, Vec<Outcome>> {
         let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
-            futures::future::join_all(batch.iter().map(|event| inner.publish(event))).await
-        })
+        Box::pin(async move { inner.publish(&batch).await })
     }
 
     fn probe(&self) -> BoxFuture<'static, Result<Probe, SinkError>> {
@@ -101,57 +131,108 @@ impl Sink for NatsSink {
 }
 
 impl Inner {
-    async fn publish(&self, event: &OutboundEvent) -> Outcome {
-        let subject = match encode::subject(&self.subject_prefix, &event.route) {
-            Ok(subject) => subject,
-            Err(reason) => return Outcome::Rejected(reason),
-        };
+    async fn publish(&self, events: &[Arc<OutboundEvent>]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = (0..events.len()).map(|_| None).collect();
+        // Events that can be sent, with their subjects; the others are refused for good.
+        let mut ready = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            match self.check(event) {
+                Ok(subject) => ready.push((i, subject)),
+                Err(reason) => outcomes[i] = Some(Outcome::Rejected(reason)),
+            }
+        }
+        if !ready.is_empty() {
+            let acks = self.send(events, ready.iter()).await;
+            for ((i, _), ack) in ready.iter().zip(acks) {
+                outcomes[*i] = Some(self.outcome(&events[*i], ack));
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| self.no_ack()))
+            .collect()
+    }
+
+    /// The subject of `event`, or why it can never be published.
+    fn check(&self, event: &OutboundEvent) -> Result<String, String> {
+        let subject = encode::subject(&self.subject_prefix, &event.route)?;
         // The id becomes a header value: a line break in it would forge headers.
         if event.id.chars().any(|c| c == '\r' || c == '\n') {
-            return Outcome::Rejected(
-                "event id contains a line break; it cannot be a Nats-Msg-Id".into(),
-            );
+            return Err("event id contains a line break; it cannot be a Nats-Msg-Id".into());
         }
         // The server closes the connection on a message over its max_payload; refuse it
         // here, for good: it will never fit.
         let size = event.body.len() + encode::header_len(event, &self.stream);
         let max_payload = self.client.max_payload();
         if max_payload > 0 && size > max_payload {
-            return Outcome::Rejected(format!(
+            return Err(format!(
                 "message of {size} bytes (envelope and headers) exceeds the server's \
                  max_payload of {max_payload} bytes"
             ));
         }
-        let Ok(_permit) = self.window.acquire().await else {
-            return Outcome::Retryable("sink is shutting down".into());
+        Ok(subject)
+    }
+
+    /// Send the `ready` events of `events` as one burst and wait for their acks, all
+    /// within `ack_timeout`; `None` where no ack came in time.
+    async fn send<'a>(
+        &self,
+        events: &[Arc<OutboundEvent>],
+        ready: impl ExactSizeIterator<Item = &'a (usize, String)>,
+    ) -> Vec<Option<Ack>> {
+        let count = ready.len();
+        let Ok(_permits) = self.window.acquire_many(count as u32).await else {
+            let closed = || {
+                Some(Ack::Failed(Outcome::Retryable(
+                    "sink is shutting down".into(),
+                )))
+            };
+            return (0..count).map(|_| closed()).collect();
         };
-        // Two bounds, one timer each only while it is pending: handing the message to
-        // the client (which waits only while disconnected with its buffer full), then
-        // the ack (the context's own `ack_timeout`). Wrapping both in one more timeout
-        // registered a second timer per event.
-        let sent = tokio::time::timeout(
-            self.ack_timeout,
-            self.jetstream
-                .send_publish(subject, encode::message(event, &self.stream)),
-        )
+        let registration = self.pending.register(count);
+        let burst = &registration.burst;
+        let deadline = tokio::time::Instant::now() + self.ack_timeout;
+        let _ = tokio::time::timeout_at(deadline, async {
+            for (j, (i, subject)) in ready.enumerate() {
+                let event = &events[*i];
+                let reply = format!("{}.{}.{j}", self.inbox, registration.id);
+                let sent = self
+                    .client
+                    .publish_with_reply_and_headers(
+                        subject.clone(),
+                        reply,
+                        encode::headers(event, &self.stream),
+                        event.body.clone(),
+                    )
+                    .await;
+                if let Err(e) = sent {
+                    // The client is closed or refused the message: nothing after it goes.
+                    let reason = format!("cannot hand the message to the NATS client: {e}");
+                    for k in j..count {
+                        burst.record(k, Ack::Failed(Outcome::Retryable(reason.clone())));
+                    }
+                    break;
+                }
+            }
+            burst.complete().await;
+        })
         .await;
-        let acked = match sent {
-            Ok(Ok(ack)) => ack.await,
-            Ok(Err(e)) => Err(e),
-            Err(_) => return self.no_ack(),
-        };
-        match acked {
-            Ok(ack) => {
-                if ack.duplicate {
-                    tracing::debug!(sink = %self.name, event_id = %event.id, seq = ack.sequence, "duplicate: the stream already had this event");
+        burst.take()
+    }
+
+    fn outcome(&self, event: &OutboundEvent, ack: Option<Ack>) -> Outcome {
+        match ack {
+            Some(Ack::Stored { duplicate }) => {
+                if duplicate {
+                    tracing::debug!(sink = %self.name, event_id = %event.id, "duplicate: the stream already had this event");
                 }
                 Outcome::Acked
             }
-            Err(e) if e.kind() == PublishErrorKind::TimedOut => self.no_ack(),
-            Err(e) => match classify(&e) {
-                Outcome::Retryable(reason) => Outcome::Retryable(self.context(reason)),
-                other => other,
-            },
+            Some(Ack::Failed(Outcome::Retryable(reason))) => {
+                Outcome::Retryable(self.context(reason))
+            }
+            Some(Ack::Failed(other)) => other,
+            None => self.no_ack(),
         }
     }
 
@@ -169,137 +250,6 @@ impl Inner {
             reason
         } else {
             format!("{reason} (not connected to NATS; reconnecting)")
-        }
-    }
-}
-
-/// Decide, in one place, whether a failed publish may succeed later (`Retryable`: the
-/// confirmed LSN waits and the lane retries) or never will (`Rejected`: dead-letter it).
-///
-/// Only failures that belong to this one event are permanent: a message larger than the
-/// server's `max_payload` or the stream's `max_msg_size`. Everything else (timeouts, no
-/// responders, a lost connection, a full stream, storage or cluster trouble, a stream
-/// mismatch) is an outage or a configuration problem that would fail every event alike,
-/// so it stops the LSN instead of dead-lettering the whole feed.
-pub fn classify(error: &PublishError) -> Outcome {
-    let reason = error.to_string();
-    match error.kind() {
-        PublishErrorKind::MaxPayloadExceeded => Outcome::Rejected(reason),
-        PublishErrorKind::TimedOut
-        | PublishErrorKind::BrokenPipe
-        | PublishErrorKind::MaxAckPending
-        | PublishErrorKind::StreamNotFound
-        | PublishErrorKind::WrongLastMessageId
-        | PublishErrorKind::WrongLastSequence => Outcome::Retryable(reason),
-        PublishErrorKind::Other => {
-            let api = std::error::Error::source(error)
-                .and_then(|source| source.downcast_ref::<jetstream::Error>());
-            let permanent = match api {
-                Some(api) => matches!(
-                    api.error_code(),
-                    ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM
-                        | ErrorCode::STREAM_HEADER_EXCEEDS_MAXIMUM
-                ),
-                None => {
-                    let text = reason.to_ascii_lowercase();
-                    text.contains("maximum payload") || text.contains("max payload")
-                }
-            };
-            if permanent {
-                Outcome::Rejected(reason)
-            } else {
-                Outcome::Retryable(reason)
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn api(code: u64, status: u64, description: &str) -> PublishError {
-        let error: jetstream::Error = serde_json::from_value(serde_json::json!({
-            "code": status, "err_code": code, "description": description
-        }))
-        .unwrap();
-        PublishError::with_source(PublishErrorKind::Other, error)
-    }
-
-    fn is_retryable(o: &Outcome) -> bool {
-        matches!(o, Outcome::Retryable(_))
-    }
-
-    fn is_rejected(o: &Outcome) -> bool {
-        matches!(o, Outcome::Rejected(_))
-    }
-
-    #[test]
-    fn transport_failures_are_retryable() {
-        for kind in [
-            PublishErrorKind::TimedOut,
-            PublishErrorKind::BrokenPipe,
-            PublishErrorKind::MaxAckPending,
-            PublishErrorKind::StreamNotFound,
-            PublishErrorKind::WrongLastSequence,
-            PublishErrorKind::WrongLastMessageId,
-        ] {
-            assert!(
-                is_retryable(&classify(&PublishError::new(kind))),
-                "{kind:?}"
-            );
-        }
-        assert!(is_retryable(&classify(&PublishError::new(
-            PublishErrorKind::Other
-        ))));
-    }
-
-    #[test]
-    fn full_stream_and_storage_trouble_are_retryable() {
-        for (code, status, text) in [
-            (10077, 503, "maximum messages exceeded"),
-            (10077, 503, "maximum bytes exceeded"),
-            (10077, 503, "maximum messages per subject exceeded"),
-            (10047, 503, "insufficient storage resources available"),
-            (10023, 503, "insufficient resources"),
-            (10002, 400, "resource limits exceeded for account"),
-            (10008, 503, "JetStream system temporarily unavailable"),
-            (10060, 400, "expected stream does not match"),
-            (10109, 400, "invalid operation on sealed stream"),
-            (10118, 500, "stream is offline"),
-        ] {
-            let outcome = classify(&api(code, status, text));
-            assert!(is_retryable(&outcome), "{code} {text}: {outcome:?}");
-        }
-    }
-
-    #[test]
-    fn oversized_messages_are_rejected() {
-        assert!(is_rejected(&classify(&PublishError::with_source(
-            PublishErrorKind::MaxPayloadExceeded,
-            "Payload size limit of 1024 exceeded by message size of 4000",
-        ))));
-        let outcome = classify(&api(10054, 400, "message size exceeds maximum allowed"));
-        assert!(is_rejected(&outcome), "{outcome:?}");
-        assert!(is_rejected(&classify(&api(
-            10097,
-            400,
-            "header size exceeds maximum allowed of 64k"
-        ))));
-        assert!(is_rejected(&classify(&PublishError::with_source(
-            PublishErrorKind::Other,
-            "nats: maximum payload exceeded",
-        ))));
-    }
-
-    #[test]
-    fn reasons_carry_the_server_description() {
-        match classify(&api(10077, 503, "maximum messages exceeded")) {
-            Outcome::Retryable(reason) => {
-                assert!(reason.contains("maximum messages exceeded"), "{reason}");
-                assert!(reason.contains("10077"), "{reason}");
-            }
-            other => panic!("{other:?}"),
         }
     }
 }
