@@ -4,6 +4,7 @@ use pgoutput::{ColumnValue, LogicalDecodingMessage, LogicalMessage, Relation, Tu
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use relay_contracts::{
@@ -77,6 +78,33 @@ const DEBEZIUM_REQUIRED: &[&str] = &["id", "aggregatetype", "aggregateid", "type
 /// `bytea`'s type OID.
 const BYTEA_OID: u32 = 17;
 
+thread_local! {
+    /// What every event of one transaction shares, formatted once per transaction.
+    static TX_TEXT: RefCell<TxText> = RefCell::new(TxText::default());
+}
+
+/// The commit time and LSN of the last transaction encoded on this thread, as text, and
+/// room for the next body (about the last one's size: no regrowing while encoding).
+#[derive(Default)]
+struct TxText {
+    key: Option<(u64, i64)>,
+    time: String,
+    commitlsn: String,
+    size_hint: usize,
+}
+
+impl TxText {
+    fn for_tx(&mut self, tx: &TxContext) -> &mut Self {
+        let key = (tx.commit_lsn, tx.commit_time_micros);
+        if self.key != Some(key) {
+            self.key = Some(key);
+            self.time = pg_micros_to_rfc3339(tx.commit_time_micros);
+            self.commitlsn = format_lsn(tx.commit_lsn);
+        }
+        self
+    }
+}
+
 /// Turns changes of the watched table (or messages) into events.
 #[derive(Debug, Clone)]
 pub struct Capture {
@@ -86,7 +114,7 @@ pub struct Capture {
 }
 
 #[derive(Serialize)]
-struct Envelope<'a> {
+struct Envelope<'a, D: Serialize> {
     specversion: &'static str,
     id: &'a str,
     source: &'a str,
@@ -100,7 +128,7 @@ struct Envelope<'a> {
     auditname: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     aggregatetype: Option<&'a str>,
-    data: &'a RawValue,
+    data: D,
 }
 
 impl Capture {
@@ -292,11 +320,10 @@ impl Capture {
             return Err("column `name` is not a lowercase audit action name".into());
         }
         let subject = row.text("subject_id")?.unwrap_or(id);
-        let data = row.json_object()?;
-        let data = serde_json::value::to_raw_value(&data).map_err(|e| e.to_string())?;
+        let data = row.columns()?;
         let kind = format!("portal.audit.{name}.v1");
         let route = format!("audit.{}", route_token(name));
-        Ok(self.envelope(tx, id, &kind, subject, Some(name), None, &data, route))
+        Ok(self.envelope(tx, id, &kind, subject, Some(name), None, data, route))
     }
 
     fn debezium_event(&self, tx: &TxContext, row: &Row<'_>) -> Result<OutboundEvent, String> {
@@ -362,26 +389,33 @@ impl Capture {
         subject: &str,
         auditname: Option<&str>,
         aggregatetype: Option<&str>,
-        data: &RawValue,
+        data: impl Serialize,
         route: String,
     ) -> OutboundEvent {
-        let time = pg_micros_to_rfc3339(tx.commit_time_micros);
-        let commitlsn = format_lsn(tx.commit_lsn);
-        let env = Envelope {
-            specversion: "1.0",
-            id,
-            source: &self.cfg.source,
-            kind,
-            subject,
-            time: &time,
-            datacontenttype: "application/json",
-            commitlsn: &commitlsn,
-            auditname,
-            aggregatetype,
-            data,
-        };
-        // Serializing borrowed strings and already-valid raw JSON cannot fail.
-        let body = serde_json::to_vec(&env).unwrap_or_default();
+        let body = TX_TEXT.with_borrow_mut(|cache| {
+            let cache = cache.for_tx(tx);
+            let env = Envelope {
+                specversion: "1.0",
+                id,
+                source: &self.cfg.source,
+                kind,
+                subject,
+                time: &cache.time,
+                datacontenttype: "application/json",
+                commitlsn: &cache.commitlsn,
+                auditname,
+                aggregatetype,
+                data,
+            };
+            let mut body = Vec::with_capacity(cache.size_hint);
+            // Serializing borrowed strings, text columns and already-valid raw JSON cannot
+            // fail.
+            if serde_json::to_writer(&mut body, &env).is_err() {
+                body.clear();
+            }
+            cache.size_hint = body.len() + body.len() / 4;
+            body
+        });
         OutboundEvent {
             id: id.to_string(),
             aggregate: subject.to_string(),
@@ -471,6 +505,19 @@ impl<'a> Row<'a> {
         Ok(())
     }
 
+    /// Every column as a JSON string (or null), ready to serialize as an object with its
+    /// keys in name order (as [`Row::json_object`] has them) without building a map;
+    /// errors on values that are not text.
+    fn columns(&self) -> Result<Columns<'a>, String> {
+        let mut columns = Vec::with_capacity(self.names.len());
+        for (i, name) in self.names.iter().enumerate() {
+            let v = text(self.values.get(i)).map_err(|why| format!("column `{name}` {why}"))?;
+            columns.push((*name, v));
+        }
+        columns.sort_unstable_by_key(|(name, _)| *name);
+        Ok(Columns(columns))
+    }
+
     /// Every column as a JSON string (or null); errors on values that are not text.
     fn json_object(&self) -> Result<serde_json::Map<String, Value>, String> {
         let mut map = serde_json::Map::new();
@@ -482,5 +529,19 @@ impl<'a> Row<'a> {
             );
         }
         Ok(map)
+    }
+}
+
+/// A row's columns (name → text or null, sorted by name) serialized as a JSON object.
+struct Columns<'a>(Vec<(&'a str, Option<&'a str>)>);
+
+impl Serialize for Columns<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
     }
 }

@@ -101,6 +101,52 @@ fn portal_row_becomes_a_cloudevent() {
     );
 }
 
+/// The envelope is written in one pass (no JSON map built per row): `data` is still the
+/// row as an object with its keys in name order, strings escaped, NULL as null, and the
+/// envelope's own keys in their documented order, byte for byte.
+#[test]
+fn portal_envelope_bytes() {
+    let c = capture(Profile::Portal, "events");
+    let rel = relation(
+        "events",
+        &[
+            ("name", 1043),
+            ("id", 2950),
+            ("subject_type", 1043),
+            ("subject_id", 2950),
+            ("actor_id", 2950),
+            ("note", 25),
+            ("deleted_at", 1184),
+        ],
+    );
+    let row = TupleData(vec![
+        text("data_product_created"),
+        text("456a352e-12f6-4eb2-9859-e0a3ff7ceb88"),
+        text("DATA_PRODUCT"),
+        text("33333333-3333-4333-8333-333333333333"),
+        text("11111111-1111-4111-8111-111111111111"),
+        text("a \"quoted\"\nline é"),
+        ColumnValue::Null,
+    ]);
+    let Some(Captured::Event(e)) = c.insert(&TX, &rel, &row, 0) else {
+        panic!("expected an event");
+    };
+    let body = std::str::from_utf8(&e.body).unwrap();
+    assert_eq!(
+        body,
+        concat!(
+            r#"{"specversion":"1.0","id":"456a352e-12f6-4eb2-9859-e0a3ff7ceb88","source":"/test","#,
+            r#""type":"portal.audit.data_product_created.v1","subject":"33333333-3333-4333-8333-333333333333","#,
+            r#""time":"2000-01-01T00:00:01.500000Z","datacontenttype":"application/json","#,
+            r#""commitlsn":"0/16B3748","auditname":"data_product_created","#,
+            r#""data":{"actor_id":"11111111-1111-4111-8111-111111111111","deleted_at":null,"#,
+            r#""id":"456a352e-12f6-4eb2-9859-e0a3ff7ceb88","#,
+            r#""name":"data_product_created","note":"a \"quoted\"\nline é","#,
+            r#""subject_id":"33333333-3333-4333-8333-333333333333","subject_type":"DATA_PRODUCT"}}"#
+        )
+    );
+}
+
 #[test]
 fn other_tables_are_not_captured() {
     let c = capture(Profile::Portal, "events");

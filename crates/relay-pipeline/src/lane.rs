@@ -12,7 +12,7 @@
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use relay_contracts::{Backoff, Observer, OutboundEvent, Outcome, Sink, UnitId};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,7 +101,9 @@ struct Lane {
     ordered: bool,
     max_batch: usize,
     /// aggregate → events waiting behind the one in flight (present = one is in flight)
-    busy: HashMap<String, VecDeque<LaneItem>>,
+    /// (foldhash, seeded per process like std's SipHash but cheaper on short keys: two
+    /// lookups per event)
+    busy: foldhash::HashMap<String, VecDeque<LaneItem>>,
     inflight: FuturesUnordered<Attempt>,
     last_log: Option<Instant>,
     suppressed: u64,
@@ -130,7 +132,7 @@ async fn run(
         results,
         metrics,
         observer,
-        busy: HashMap::new(),
+        busy: foldhash::HashMap::default(),
         inflight: FuturesUnordered::new(),
         last_log: None,
         suppressed: 0,
@@ -194,7 +196,7 @@ impl Lane {
         let mut next: Vec<LaneItem> = Vec::new();
         let mut retry_reason = None;
         for (item, outcome) in items.into_iter().zip(outcomes) {
-            let aggregate = match outcome {
+            match outcome {
                 Outcome::Acked => {
                     self.waiting = self.waiting.saturating_sub(1);
                     self.failing_since = None;
@@ -203,24 +205,23 @@ impl Lane {
                         &item.event.kind,
                         relay_contracts::since_pg_micros(item.commit_time_micros),
                     );
+                    self.release(&item.event.aggregate, &mut next);
                     let bytes = item.event.size() as u64;
                     let _ = self.results.send(LaneResult::Acked {
                         unit: item.unit,
                         bytes,
                     });
-                    item.event.aggregate.clone()
                 }
                 Outcome::Rejected(reason) => {
                     self.waiting = self.waiting.saturating_sub(1);
                     tracing::warn!(sink = self.sink.name(), event_id = %item.event.id, %reason, "event rejected permanently");
-                    let aggregate = item.event.aggregate.clone();
+                    self.release(&item.event.aggregate, &mut next);
                     let _ = self.results.send(LaneResult::Rejected {
                         unit: item.unit,
                         sink: self.index,
                         event: item.event,
                         reason,
                     });
-                    aggregate
                 }
                 Outcome::Retryable(reason) if self.ordered => {
                     let _ = self.results.send(LaneResult::Broken {
@@ -235,15 +236,6 @@ impl Lane {
                     self.observer.retried(self.sink.name(), &item.event.kind);
                     retry.push(item);
                     retry_reason.get_or_insert(reason);
-                    continue;
-                }
-            };
-            if !self.ordered {
-                match self.busy.get_mut(&aggregate).and_then(VecDeque::pop_front) {
-                    Some(item) => next.push(item),
-                    None => {
-                        self.busy.remove(&aggregate);
-                    }
                 }
             }
         }
@@ -254,6 +246,20 @@ impl Lane {
         }
         self.launch(&mut next, 0, None);
         true
+    }
+
+    /// `aggregate`'s event has its final outcome: its next event (if one waits) is ready,
+    /// else the aggregate is no longer busy.
+    fn release(&mut self, aggregate: &str, next: &mut Vec<LaneItem>) {
+        if self.ordered {
+            return;
+        }
+        match self.busy.get_mut(aggregate).and_then(VecDeque::pop_front) {
+            Some(item) => next.push(item),
+            None => {
+                self.busy.remove(aggregate);
+            }
+        }
     }
 
     /// One warning per 5 s at most, with the number of failures not logged in between,
