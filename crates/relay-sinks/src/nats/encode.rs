@@ -18,19 +18,25 @@ pub fn subject(prefix: &str, route: &str) -> Result<String, String> {
     Ok(subject)
 }
 
-/// The headers of `event`'s message (its payload is the envelope, `event.body`):
-/// `Nats-Msg-Id` = event id (JetStream dedup), the CloudEvents content type, and
+/// The headers every message of a sink carries: the CloudEvents content type, and
 /// `Nats-Expected-Stream` so a subject captured by some other stream fails instead of
-/// landing there.
-pub fn headers(event: &OutboundEvent, stream: &str) -> HeaderMap {
+/// landing there. Built once per sink; [`headers`] adds each event's own.
+pub fn fixed_headers(stream: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(NATS_MESSAGE_ID, event.id.as_str());
     headers.insert("Content-Type", CONTENT_TYPE);
     headers.insert(NATS_EXPECTED_STREAM, stream);
     headers
 }
 
-/// Bytes the headers of [`message`] add on the wire (`NATS/1.0\r\n`, `Name: value\r\n`
+/// The headers of `event`'s message (its payload is the envelope, `event.body`): the
+/// sink's [`fixed_headers`] and `Nats-Msg-Id` = event id (JetStream dedup).
+pub fn headers(fixed: &HeaderMap, event: &OutboundEvent) -> HeaderMap {
+    let mut headers = fixed.clone();
+    headers.insert(NATS_MESSAGE_ID, event.id.as_str());
+    headers
+}
+
+/// Bytes the headers of [`headers`] add on the wire (`NATS/1.0\r\n`, `Name: value\r\n`
 /// per header, the closing `\r\n`): with the payload, what `max_payload` limits.
 pub fn header_len(event: &OutboundEvent, stream: &str) -> usize {
     let line = |name: &str, value: &str| name.len() + 2 + value.len() + 2;
@@ -153,7 +159,7 @@ mod tests {
     #[test]
     fn message_headers() {
         let ev = event("456a352e-12f6-4eb2-9859-e0a3ff7ceb88", "audit.x");
-        let headers = headers(&ev, "PORTAL_EVENTS");
+        let headers = headers(&fixed_headers("PORTAL_EVENTS"), &ev);
         assert_eq!(
             headers.get("Nats-Msg-Id").map(|v| v.as_str()),
             Some("456a352e-12f6-4eb2-9859-e0a3ff7ceb88")

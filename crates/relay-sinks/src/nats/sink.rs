@@ -1,7 +1,7 @@
 //! The [`Sink`] implementation: a burst of events published at once (pipelined), each
 //! resolved by the stream's ack, matched to it by the reply subject (see `acks`).
 
-use async_nats::Client;
+use async_nats::{Client, HeaderMap};
 use futures::future::BoxFuture;
 use relay_contracts::{Batch, OutboundEvent, Outcome, Probe, Sink, SinkError, SinkErrorKind};
 use std::sync::Arc;
@@ -35,6 +35,8 @@ struct Inner {
     subject_prefix: String,
     ack_timeout: Duration,
     client: Client,
+    /// The headers every message carries (the event id is added per event).
+    headers: HeaderMap,
     /// Acks come back on `<inbox>.<burst>.<event>`.
     inbox: String,
     pending: Arc<Pending>,
@@ -81,6 +83,7 @@ impl NatsSink {
                 stream: cfg.stream.clone(),
                 subject_prefix: cfg.subject_prefix.clone(),
                 ack_timeout: cfg.ack_timeout,
+                headers: encode::fixed_headers(&cfg.stream),
                 client,
                 inbox,
                 pending,
@@ -201,7 +204,7 @@ impl Inner {
                     .publish_with_reply_and_headers(
                         subject.clone(),
                         reply,
-                        encode::headers(event, &self.stream),
+                        encode::headers(&self.headers, event),
                         event.body.clone(),
                     )
                     .await;
