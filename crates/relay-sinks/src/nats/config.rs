@@ -107,8 +107,10 @@ fn default_connection_name() -> String {
 fn default_ack_timeout() -> Duration {
     Duration::from_secs(5)
 }
+/// Deep enough that the server gets large writes: in the nats bench (100,000 events,
+/// 2 cores) 1,024 gave 0.62–0.63x of the raw broker, 4,096 0.66–0.80x, 8,192 0.73–0.76x.
 fn default_max_pending_acks() -> usize {
-    1024
+    8192
 }
 
 impl NatsConfig {
@@ -289,7 +291,7 @@ mod tests {
         assert!(!cfg.create_stream);
         assert_eq!(cfg.duplicate_window, Duration::from_secs(120));
         assert_eq!(cfg.ack_timeout, Duration::from_secs(5));
-        assert_eq!(cfg.max_pending_acks, 1024);
+        assert_eq!(cfg.max_pending_acks, 8192);
         assert_eq!(cfg.connection_name, "outbox-relay");
         assert!(!cfg.requires_tls());
         cfg.validate().unwrap();
