@@ -198,16 +198,33 @@ pub(crate) fn enqueue(
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("relay-sinks-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("out.jsonl")
+    /// A fresh directory for one test, removed when the test ends (pass or fail).
+    struct Tmp(PathBuf);
+
+    impl Tmp {
+        fn new(name: &str) -> Tmp {
+            let dir =
+                std::env::temp_dir().join(format!("relay-sinks-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Tmp(dir)
+        }
+
+        fn file(&self) -> PathBuf {
+            self.0.join("out.jsonl")
+        }
+    }
+
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn torn_last_line_is_removed_on_open() {
-        let path = tmp("torn");
+        let dir = Tmp::new("torn");
+        let path = dir.file();
         std::fs::write(&path, b"{\"id\":1}\n{\"id\":2}\n{\"id\":").unwrap();
         let _ = Target::open_file(&path).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"id\":1}\n{\"id\":2}\n");
@@ -215,7 +232,8 @@ mod tests {
 
     #[test]
     fn file_without_newline_is_emptied() {
-        let path = tmp("nonl");
+        let dir = Tmp::new("nonl");
+        let path = dir.file();
         std::fs::write(&path, b"garbage").unwrap();
         let _ = Target::open_file(&path).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"");
@@ -223,7 +241,8 @@ mod tests {
 
     #[test]
     fn torn_line_longer_than_a_chunk() {
-        let path = tmp("long");
+        let dir = Tmp::new("long");
+        let path = dir.file();
         let mut content = b"{\"id\":1}\n".to_vec();
         content.extend(std::iter::repeat_n(b'x', 200_000));
         std::fs::write(&path, &content).unwrap();
@@ -233,7 +252,8 @@ mod tests {
 
     #[tokio::test]
     async fn lines_are_written_in_order_and_acked() {
-        let path = tmp("order");
+        let dir = Tmp::new("order");
+        let path = dir.file();
         let tx = spawn("t".into(), Target::open_file(&path).unwrap());
         let futs: Vec<_> = (0..1000)
             .map(|i| enqueue(&tx, Bytes::from(format!("{{\"n\":{i}}}"))))
