@@ -520,15 +520,15 @@ impl<'a> Row<'a> {
 
     /// Every column as a JSON string (or null); errors on values that are not text.
     fn json_object(&self) -> Result<serde_json::Map<String, Value>, String> {
-        let mut map = serde_json::Map::new();
-        for (i, name) in self.names.iter().enumerate() {
-            let v = text(self.values.get(i)).map_err(|why| format!("column `{name}` {why}"))?;
-            map.insert(
-                (*name).to_string(),
-                v.map_or(Value::Null, |s| Value::String(s.to_string())),
-            );
-        }
-        Ok(map)
+        Ok(self
+            .columns()?
+            .0
+            .into_iter()
+            .map(|(name, v)| {
+                let v = v.map_or(Value::Null, |s| Value::String(s.to_string()));
+                (name.to_string(), v)
+            })
+            .collect())
     }
 }
 

@@ -145,9 +145,10 @@ impl Inner {
             }
         }
         if !ready.is_empty() {
-            let acks = self.send(events, ready.iter()).await;
-            for ((i, _), ack) in ready.iter().zip(acks) {
-                outcomes[*i] = Some(self.outcome(&events[*i], ack));
+            let indices: Vec<usize> = ready.iter().map(|(i, _)| *i).collect();
+            let acks = self.send(events, ready).await;
+            for (i, ack) in indices.into_iter().zip(acks) {
+                outcomes[i] = Some(self.outcome(&events[i], ack));
             }
         }
         outcomes
@@ -176,12 +177,13 @@ impl Inner {
         Ok(subject)
     }
 
-    /// Send the `ready` events of `events` as one burst and wait for their acks, all
-    /// within `ack_timeout`; `None` where no ack came in time.
-    async fn send<'a>(
+    /// Send the `ready` events of `events` (index, subject) as one burst and wait for
+    /// their acks, all within `ack_timeout`; the acks in `ready`'s order, `None` where no
+    /// ack came in time. The subjects move into the messages.
+    async fn send(
         &self,
         events: &[Arc<OutboundEvent>],
-        ready: impl ExactSizeIterator<Item = &'a (usize, String)>,
+        ready: Vec<(usize, String)>,
     ) -> Vec<Option<Ack>> {
         let count = ready.len();
         let Ok(_permits) = self.window.acquire_many(count as u32).await else {
@@ -196,13 +198,13 @@ impl Inner {
         let burst = &registration.burst;
         let deadline = tokio::time::Instant::now() + self.ack_timeout;
         let _ = tokio::time::timeout_at(deadline, async {
-            for (j, (i, subject)) in ready.enumerate() {
-                let event = &events[*i];
+            for (j, (i, subject)) in ready.into_iter().enumerate() {
+                let event = &events[i];
                 let reply = format!("{}.{}.{j}", self.inbox, registration.id);
                 let sent = self
                     .client
                     .publish_with_reply_and_headers(
-                        subject.clone(),
+                        subject,
                         reply,
                         encode::headers(&self.headers, event),
                         event.body.clone(),
